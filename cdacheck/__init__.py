@@ -1,0 +1,96 @@
+"""cdacheck: validate French CDA R2 documents and IHE XDM archives before they are sent.
+
+Public API::
+
+    import cdacheck
+    report = cdacheck.check("lettre.xml", env="test")   # -> RunReport
+    cdacheck.is_valid(b"<ClinicalDocument ...")          # -> bool
+    for finding in cdacheck.iter_findings("archive.zip"):
+        print(finding.rule_id, finding.message)
+    cdacheck.validate("lettre.xml")                      # raises ValidationFailed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+__version__ = "0.1.0"
+
+from cdacheck.config import Settings, load_settings  # noqa: E402
+from cdacheck.model import (  # noqa: E402
+    ArchiveReport,
+    DocumentFacts,
+    DocumentReport,
+    Finding,
+    IndicatorResult,
+    Location,
+    RunReport,
+    Severity,
+)
+
+Source = str | Path | bytes
+__all__ = [
+    "ArchiveReport", "DocumentFacts", "DocumentReport", "Finding", "IndicatorResult",
+    "Location", "RunReport", "Settings", "Severity", "ValidationFailed", "check",
+    "is_valid", "iter_findings", "validate", "__version__",
+]
+
+
+class ValidationFailed(Exception):
+    """Raised by :func:`validate` when findings reach the threshold; carries the report."""
+
+    def __init__(self, report: RunReport) -> None:
+        self.report = report
+        s = report.summary
+        worst = [f for f in report.all_findings() if f.severity.at_least(s.fail_on)]
+        first = f": {worst[0].rule_id} {worst[0].message}" if worst else ""
+        super().__init__(f"{len(worst)} constat(s) au niveau {s.fail_on.value} ou plus{first}")
+
+
+def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
+    if settings is None:
+        return load_settings(overrides=overrides, discover=False)
+    if overrides:
+        return Settings.model_validate({**settings.model_dump(), **overrides})
+    return settings
+
+
+def check(source: Source | Iterable[Source], settings: Settings | None = None,
+          **overrides: Any) -> RunReport:
+    """Check one source (path, directory, bytes, ``"-"``) or several; return the RunReport.
+
+    ``overrides`` are Settings fields, e.g. ``check(path, env="test", fail_on="warning")``.
+    The configuration file is not read: pass ``settings=load_settings()`` for that.
+    """
+    from cdacheck.pipeline import Runner
+
+    sources: list[Source]
+    if isinstance(source, (str, Path, bytes, bytearray)):
+        sources = [source]
+    else:
+        sources = list(source)
+    return Runner(_settings(settings, overrides)).run(sources)
+
+
+def iter_findings(source: Source | Iterable[Source] | RunReport, settings: Settings | None = None,
+                  **overrides: Any) -> Iterator[Finding]:
+    """Every finding of a run (or of an existing report), in report order."""
+    report = source if isinstance(source, RunReport) else check(source, settings, **overrides)
+    yield from report.all_findings()
+
+
+def is_valid(source: Source | Iterable[Source], settings: Settings | None = None,
+             **overrides: Any) -> bool:
+    """True when nothing reaches the ``fail_on`` threshold (default: error)."""
+    return not check(source, settings, **overrides).summary.failed
+
+
+def validate(source: Source | Iterable[Source], settings: Settings | None = None,
+             **overrides: Any) -> RunReport:
+    """Check and return the report; raise :class:`ValidationFailed` when it fails."""
+    report = check(source, settings, **overrides)
+    if report.summary.failed:
+        raise ValidationFailed(report)
+    return report

@@ -1,0 +1,6 @@
+"""``python -m cdacheck``."""
+
+from cdacheck.cli import run
+
+if __name__ == "__main__":
+    run()

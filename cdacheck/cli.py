@@ -1,0 +1,194 @@
+"""Command line: parse options -> Settings -> pipeline -> exit code. Click only.
+
+Exit codes: 0 all inputs evaluated and nothing at or above ``--fail-on``; 1 findings at or
+above it (unreadable input included); 2 the tool could not do its job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cdacheck import __version__
+from cdacheck.config import ConfigError, load_settings
+from cdacheck.model import Severity
+from cdacheck.pipeline import Runner, ToolError, tool_versions
+from cdacheck.registry import load_all
+from cdacheck.reporters import render
+
+EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
+SUBCOMMANDS = ("check", "rules", "version")
+_SEVERITIES = [s.value for s in Severity]
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+@click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format (JSON is the versioned RunReport).")
+@click.option("--fail-on", type=click.Choice(_SEVERITIES), default=None,
+              help="Lowest severity that makes the exit code 1 [default: error].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file instead of standard output.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary (text format).")
+@click.option("-v", "--verbose", count=True, help="Show info findings and every reason.")
+@click.option("--env", type=click.Choice(["production", "test"]), default=None,
+              help="production: test/demo INS are findings; test: they are accepted.")
+@click.option("--xsd", type=click.Path(path_type=Path), default=None,
+              help="Validate against this XSD instead of the embedded CDA schema.")
+@click.option("--no-xsd", is_flag=True, help="Skip the XSD structure check.")
+@click.option("--kit", type=click.Path(path_type=Path), default=None,
+              help="Kit mode: run the schematrons of this TestContenuCDA checkout.")
+@click.option("--pack", "packs", multiple=True, help="Force a rule pack of cdacheck (repeatable).")
+@click.option("--no-schematron", is_flag=True, help="Skip the Schematron rule packs.")
+@click.option("--strict", is_flag=True, default=None, help="Archive naming warnings become errors.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=None,
+              help="Size cap for one document, in bytes.")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Configuration file (cdacheck.toml or pyproject.toml).")
+def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: Path | None,
+                  quiet: bool, verbose: int, env: str | None, xsd: Path | None, no_xsd: bool,
+                  kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
+                  strict: bool | None, max_bytes: int | None, config: Path | None) -> None:
+    """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
+    overrides: dict[str, Any] = {}
+    for key, value in (("fail_on", fail_on), ("env", env), ("xsd", xsd), ("kit", kit),
+                       ("max_bytes", max_bytes), ("strict", strict)):
+        if value is not None:
+            overrides[key] = value
+    if packs:
+        overrides["packs"] = packs
+    if no_xsd:
+        overrides["skip_xsd"] = True
+    if no_schematron:
+        overrides["skip_schematron"] = True
+    try:
+        settings = load_settings(config, overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if settings.xsd is not None and not settings.xsd.is_file():
+        _fail(f"schéma XSD introuvable : {settings.xsd}")
+    if settings.kit is not None and not (settings.kit / "schematrons").is_dir():
+        _fail(f"dossier de kit inutilisable (pas de sous-dossier schematrons/) : {settings.kit}")
+    if output is not None:
+        _refuse_overwriting_inputs(output, paths)
+    try:
+        runner = Runner(settings)
+        report = runner.run(paths)
+    except ToolError as exc:
+        _fail(str(exc))
+    color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    if fmt == "text":
+        text = render(report, "text", verbosity=-1 if quiet else verbose, color=color)
+    else:
+        text = render(report, "json")
+    _emit(text, output)
+    raise _Exit(EXIT_FINDINGS if report.summary.failed else EXIT_OK)
+
+
+@click.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--family", default=None, help="Only this family (PRS, INS, BDY, SCH, ...).")
+def rules_command(fmt: str, family: str | None) -> None:
+    """List every rule cdacheck can report: id, severity, name, summary."""
+    import json
+
+    registry = load_all()
+    rules = [r for r in registry if family is None or r.family == family.upper()]
+    if fmt == "json":
+        data = [{"id": r.id, "name": r.name, "severity": r.severity.value, "summary": r.summary,
+                 "message": r.template, "source": r.source, "engine": r.engine} for r in rules]
+        _emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n", None)
+    else:
+        lines = [f"{r.id:<28} {r.severity.value:<8} {r.name}  — {r.summary}" for r in rules]
+        lines.append(f"{len(rules)} règle(s)")
+        _emit("\n".join(lines) + "\n", None)
+    raise _Exit(EXIT_OK)
+
+
+@click.command("version")
+def version_command() -> None:
+    """Print the versions of cdacheck and of the tools it drives."""
+    versions = tool_versions()
+    _emit(f"cdacheck {__version__}\n" + "".join(f"  {k} {v}\n" for k, v in versions.items() if k != "cdacheck"), None)
+    raise _Exit(EXIT_OK)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"impossible d'écrire {output} : {exc.strerror or exc}")
+
+
+def _refuse_overwriting_inputs(output: Path, paths: Sequence[str]) -> None:
+    # cdacheck never modifies its inputs: refuse a report path that is one of them.
+    out = output.resolve()
+    for p in paths:
+        if p != "-" and Path(p).exists() and Path(p).resolve() == out:
+            _fail(f"--output {output} désigne un fichier d'entrée ; cdacheck ne modifie jamais ses entrées")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"cdacheck: erreur : {message}", err=True)
+    raise _Exit(EXIT_TOOL)
+
+
+_COMMANDS = {"check": check_command, "rules": rules_command, "version": version_command}
+_TOP_HELP = """Usage: cdacheck [OPTIONS] PATH...
+       cdacheck rules [--format text|json] [--family FAM]
+       cdacheck version
+
+Validate French CDA R2 documents and IHE XDM archives (XSD, CI-SIS rules, INS, level,
+document type) and say which Ségur indicator each document feeds.
+Run `cdacheck check --help` for every option.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 the tool
+could not do its job.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (without the program name) and return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        click.echo(_TOP_HELP, err=not args, nl=False)
+        return EXIT_OK if args else EXIT_TOOL
+    if args[0] in ("--version", "-V"):
+        args = ["version"]
+    name = args[0] if args[0] in SUBCOMMANDS else "check"
+    rest = args[1:] if args[0] in SUBCOMMANDS else args
+    command = _COMMANDS[name]
+    try:
+        command.main(args=rest, prog_name=f"cdacheck {name}" if name != "check" else "cdacheck",
+                     standalone_mode=False)
+    except _Exit as exc:
+        return exc.code
+    except click.exceptions.Exit as exc:  # --help
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_TOOL
+    except click.exceptions.Abort:
+        return EXIT_TOOL
+    except Exception as exc:  # the last guard: a crash is exit 2 with a message, never a traceback
+        click.echo(f"cdacheck: erreur interne : {type(exc).__name__}: {exc}", err=True)
+        return EXIT_TOOL
+    return EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

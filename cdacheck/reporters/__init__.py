@@ -1,0 +1,19 @@
+"""Reporters: pure functions ``RunReport -> str``. They never print and never open files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cdacheck.model import RunReport
+from cdacheck.reporters import json as json_reporter
+from cdacheck.reporters import text as text_reporter
+
+FORMATS: dict[str, Callable[..., str]] = {
+    "text": text_reporter.render,
+    "json": json_reporter.render,
+}
+
+
+def render(report: RunReport, fmt: str = "text", **options: object) -> str:
+    """Render ``report`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    return FORMATS[fmt](report, **options)

@@ -1,0 +1,106 @@
+"""Human text reporter: a verdict line per document, its findings, its indicator, a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdacheck.model import ArchiveReport, DocumentReport, Finding, RunReport, Severity
+
+_SEV_FR = {Severity.FATAL: "fatal", Severity.ERROR: "erreur", Severity.WARNING: "avert.",
+           Severity.INFO: "info"}
+_COLORS = {Severity.FATAL: "\x1b[1;31m", Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m",
+           Severity.INFO: "\x1b[36m"}
+_RESET = "\x1b[0m"
+
+
+@dataclass(frozen=True)
+class _Style:
+    color: bool
+
+    def sev(self, sev: Severity, text: str) -> str:
+        return f"{_COLORS[sev]}{text}{_RESET}" if self.color else text
+
+    def verdict(self, ok: bool) -> str:
+        word = "VALIDE" if ok else "INVALIDE"
+        if not self.color:
+            return word
+        return f"\x1b[32m{word}{_RESET}" if ok else f"\x1b[1;31m{word}{_RESET}"
+
+
+def render(report: RunReport, *, verbosity: int = 0, color: bool = False) -> str:
+    """Text report. verbosity -1: summary only; 0: findings >= warning; 1: all + reasons."""
+    style = _Style(color)
+    lines: list[str] = []
+    if verbosity >= 0:
+        if report.kit:
+            lines.append("Mode kit : " + ", ".join(f"{k}={v}" for k, v in report.kit.items()))
+        for item in report.items:
+            if isinstance(item, ArchiveReport):
+                lines.extend(_archive(item, style, verbosity))
+            else:
+                lines.extend(_document(item, style, verbosity, indent=""))
+        for f in report.findings:
+            lines.append(_finding(f, style, ""))
+    lines.append(_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def _label(doc: DocumentReport) -> str:
+    return f"{doc.source}!{doc.member}" if doc.member else doc.source
+
+
+def _document(doc: DocumentReport, style: _Style, verbosity: int, indent: str) -> list[str]:
+    ind = doc.indicator
+    head = (f"{indent}{_label(doc)}: {style.verdict(doc.valid)} · type {doc.doc_type} · "
+            f"niveau {doc.level}")
+    lines = [head]
+    shown = [f for f in doc.findings if verbosity >= 1 or f.severity.at_least(Severity.WARNING)]
+    lines.extend(_finding(f, style, indent + "  ") for f in shown)
+    hidden = len(doc.findings) - len(shown)
+    if hidden:
+        lines.append(f"{indent}  ({hidden} information(s) masquée(s) ; -v pour les voir)")
+    if doc.facts is not None or ind.indicator != "none":
+        target = ind.indicator if ind.indicator != "none" else "aucun"
+        extra = " (structuré N3)" if ind.structured and ind.indicator != "none" else ""
+        lines.append(f"{indent}  indicateur : {target}{extra}")
+        reasons = ind.reasons if verbosity >= 1 or ind.indicator == "none" else ind.reasons[:1]
+        lines.extend(f"{indent}    - {r}" for r in reasons)
+        if verbosity >= 1 and ind.stay_key.value:
+            lines.append(f"{indent}    séjour : {ind.stay_key.value} ({ind.stay_key.source})")
+    return lines
+
+
+def _archive(arc: ArchiveReport, style: _Style, verbosity: int) -> list[str]:
+    lines = [f"{arc.source}: archive XDM {style.verdict(arc.valid)} · {len(arc.documents)} document(s) CDA"]
+    shown = [f for f in arc.findings if verbosity >= 1 or f.severity.at_least(Severity.WARNING)]
+    lines.extend(_finding(f, style, "  ") for f in shown)
+    for doc in arc.documents:
+        lines.extend(_document(doc, style, verbosity, indent="  "))
+    return lines
+
+
+def _finding(f: Finding, style: _Style, indent: str) -> str:
+    loc = f.location
+    where = []
+    if loc.member and indent.strip() == "" and len(indent) <= 2:
+        where.append(loc.member)
+    if loc.line:
+        where.append(f"ligne {loc.line}" + (f":{loc.column}" if loc.column else ""))
+    place = (" ".join(where) + " ") if where else ""
+    sev = style.sev(f.severity, f"{_SEV_FR[f.severity]:<7}")
+    return f"{indent}{place}{sev} {f.rule_id}  {f.message}"
+
+
+def _summary(report: RunReport) -> str:
+    s = report.summary
+    sev = ", ".join(f"{n} {_SEV_FR[Severity(k)]}" for k, n in s.by_severity.items() if n)
+    ind = ", ".join(f"{k}: {n}" for k, n in s.by_indicator.items())
+    parts = [f"{s.documents} document(s)", f"{s.valid_documents} valide(s)"]
+    if s.archives:
+        parts.insert(0, f"{s.archives} archive(s)")
+    text = "Résumé : " + ", ".join(parts)
+    text += f" ; constats : {sev or 'aucun'}"
+    if ind:
+        text += f" ; indicateurs : {ind}"
+    text += f" ; seuil d'échec : {s.fail_on.value} → {'ÉCHEC' if s.failed else 'OK'}"
+    return text

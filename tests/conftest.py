@@ -1,0 +1,49 @@
+"""Shared fixtures: where the official kit is, and where the project's samples are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+def kit_path() -> Path | None:
+    """The official ANS kit folder (CDACHECK_KIT, default ../shared/cisis-kit), if present."""
+    raw = os.environ.get("CDACHECK_KIT")
+    path = Path(raw) if raw else ROOT.parent / "shared" / "cisis-kit"
+    return path if (path / "ExemplesCDA").is_dir() else None
+
+
+def oracle_path() -> Path | None:
+    """The official pipeline's recorded results (next to the kit: ../oracle), if present."""
+    raw = os.environ.get("CDACHECK_ORACLE")
+    kit = kit_path()
+    path = Path(raw) if raw else (kit.parent / "oracle" if kit else ROOT.parent / "shared" / "oracle")
+    return path if (path / "official-verdicts.json").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def kit_dir() -> Path:
+    path = kit_path()
+    if path is None:
+        pytest.skip("official ANS kit not found: set CDACHECK_KIT to a TestContenuCDA checkout "
+                    "(default ../shared/cisis-kit)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def oracle_dir() -> Path:
+    path = oracle_path()
+    if path is None:
+        pytest.skip("official pipeline results not found: set CDACHECK_ORACLE "
+                    "(default ../shared/oracle)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return SAMPLES
