@@ -152,7 +152,7 @@ def _n1_payload(ctx: CheckContext) -> Iterator[Hit]:
         yield Hit(rule_id=R_EMPTY.id, location=where,
                   params={"detail": f"porte nullFlavor=\"{text.get('nullFlavor')}\""})
         return
-    payload = "".join((text.text or "").split())
+    payload = "".join("".join(text.xpath("text()")).split())  # text nodes only, not comments
     if not payload:
         ref = text.find("h:reference", _N)
         detail = (f"ne contient qu'une référence externe ({ref.get('value')})" if ref is not None

@@ -61,6 +61,7 @@ R_SCHEMA_LOCATION = rule("PRS009", "schema-location-set", Severity.INFO,
 
 _DECL_RE = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", re.S)
 _UTF8_NAMES = {"utf-8", "utf8"}
+_DOCTYPE_RE = re.compile(rb"<!DOCTYPE[^\[>]*", re.I)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ def parse_xml(data: bytes, source: str, member: str | None, max_bytes: int) -> t
         hits.append(_hit(R_ENCODING.id, loc.model_copy(update={"line": 1}), encoding=encoding))
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         hits.append(_hit(R_ENCODING.id, loc.model_copy(update={"line": 1}), encoding="UTF-16"))
+    # Spotted on the bytes, so the finding stands even when the parse then fails on it.
+    doctype = _DOCTYPE_RE.search(data[:65536])
+    if doctype:
+        detail = doctype.group(0).decode("utf-8", "replace")
+        hits.append(_hit(R_DOCTYPE.id, loc.model_copy(update={"line": data[: doctype.start()].count(b"\n") + 1}),
+                         detail=detail[:120]))
     try:
         root = etree.fromstring(data, make_parser())
     except etree.XMLSyntaxError as exc:
@@ -125,9 +132,8 @@ def parse_xml(data: bytes, source: str, member: str | None, max_bytes: int) -> t
         return None, hits
     tree = root.getroottree()
     docinfo = tree.docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        detail = docinfo.doctype or "DTD"
-        hits.append(_hit(R_DOCTYPE.id, loc.model_copy(update={"line": 1}), detail=detail[:120]))
+    if not doctype and (docinfo.internalDTD is not None or docinfo.externalDTD is not None):
+        hits.append(_hit(R_DOCTYPE.id, loc.model_copy(update={"line": 1}), detail=docinfo.doctype or "DTD"))
     return tree, hits
 
 
