@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cdacheck.checks.ins import PRODUCTION_INS, TEST_INS, ins_ids, missing_traits, nir_problem
 from cdacheck.config import IndicatorPolicy, Settings
@@ -38,6 +39,7 @@ from cdacheck.model import (
 
 PS_ID_ROOT = "1.2.250.1.71.4.2.1"  # national health-professional id: not a stay id (§A.5)
 MAX_CITED = 8
+_NOT_PROVEN = "caractère « de sortie » non démontrable"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ def _n1_or_n3(flag: str) -> Callable[[IndicatorPolicy], frozenset[Level]]:
 
 
 INDICATORS: tuple[IndicatorRule, ...] = (
-    IndicatorRule("DS 1.1", "LDL-SES", "lettre de liaison de sortie", _n1_or_n3("n3_counts_for_ds1")),
+    IndicatorRule("DS 1.1", "LDL-SES", "lettre de liaison de sortie",
+                  _n1_or_n3("n3_counts_for_ds1")),
     IndicatorRule("DS 1.2", "PRESCRIPTION", "ordonnance de sortie", _n1_or_n3("n3_counts_for_ds1")),
     IndicatorRule("DS 1.3", "CRO", "compte rendu opératoire", _n1_or_n3("n3_counts_for_ds1")),
     IndicatorRule("DS 2.1", "CR-BIO", "compte rendu de biologie", lambda p: frozenset({"N3"})),
@@ -63,8 +66,10 @@ INDICATORS: tuple[IndicatorRule, ...] = (
 )
 
 NOT_COUNTED: dict[DocType, str] = {
-    "LDL-EES": "lettre de liaison à l'entrée (18761-7) : seule la lettre de sortie 11490-0 compte pour DS 1.1",
-    "CR-ANEST": "compte rendu d'anesthésie (77436-4) : ce n'est pas un compte rendu opératoire (DS 1.3)",
+    "LDL-EES": "lettre de liaison à l'entrée (18761-7) : seule la lettre de sortie 11490-0 "
+               "compte pour DS 1.1",
+    "CR-ANEST": "compte rendu d'anesthésie (77436-4) : ce n'est pas un compte rendu "
+                "opératoire (DS 1.3)",
     "D2LM": "formulaire de dépistage du cancer du sein (D2LM) : il réutilise le code 18748-4 "
             "mais n'est pas un compte rendu d'imagerie (DS 3.1)",
     "BIO-TROD": "test rapide d'orientation diagnostique (BIO-TROD) : ce n'est pas un compte rendu "
@@ -94,25 +99,25 @@ def classify(facts: DocumentFacts | None, detection: Detection | None,
     """The indicator one document feeds, with the reasons, the stay key and its version."""
     policy = settings.indicator
     blocking = [f for f in findings if f.severity.at_least(policy.blocking_severity)]
-    blocking_ids = list(dict.fromkeys(f.rule_id for f in blocking))
-    base = {"policy": policy_record(settings), "blocking_rules": blocking_ids}
+
+    def result(**verdict: Any) -> IndicatorResult:
+        return IndicatorResult(
+            policy=policy_record(settings),
+            blocking_rules=list(dict.fromkeys(f.rule_id for f in blocking)),
+            stay_key=stay_key(facts) if facts is not None else StayKey(),
+            set_id=_ii(facts.set_id) if facts is not None else None,
+            version=facts.version_number if facts is not None else None,
+            **verdict,
+        )
+
     if facts is None or detection is None:
-        reasons = ["document illisible : aucun fait d'en-tête, aucun indicateur"]
-        reasons += _cite(blocking)
-        return IndicatorResult(reasons=reasons, **base)  # type: ignore[arg-type]
-    common = {
-        **base,
-        "stay_key": stay_key(facts),
-        "set_id": _ii(facts.set_id),
-        "version": facts.version_number,
-    }
+        return result(reasons=["document illisible : aucun fait d'en-tête, aucun indicateur",
+                               *_cite(blocking)])
     row = next((r for r in INDICATORS if r.doc_type == detection.doc_type), None)
     if row is None:
         why = NOT_COUNTED.get(detection.doc_type, "type non suivi")
-        reasons = [f"{detection.doc_type} ({', '.join(detection.evidence)}) : {why}"]
-        if blocking:
-            reasons += _cite(blocking)
-        return IndicatorResult(reasons=reasons, **common)  # type: ignore[arg-type]
+        first = f"{detection.doc_type} ({', '.join(detection.evidence)}) : {why}"
+        return result(reasons=[first, *_cite(blocking)])
 
     reasons = [f"candidat {row.indicator} ({row.label}) : {', '.join(detection.evidence)}"]
     inferred: list[str] = []
@@ -121,15 +126,13 @@ def classify(facts: DocumentFacts | None, detection: Detection | None,
     failed += [why for rule_id, why in _ins_gate(facts, settings) if rule_id not in finding_ids]
     structured = detection.level == "N3" and facts.body.entry_count > 0
     if failed or blocking:
-        reasons.append(f"alimenterait {row.indicator} mais :")
-        reasons += failed
-        reasons += _cite(blocking)
-        return IndicatorResult(candidate=row.indicator, reasons=reasons, inferred=inferred,
-                               structured=structured, **common)  # type: ignore[arg-type]
+        reasons += [f"alimenterait {row.indicator} mais :", *failed, *_cite(blocking)]
+        return result(candidate=row.indicator, reasons=reasons, inferred=inferred,
+                      structured=structured)
     level_note = " (document structuré N3)" if structured else ""
     reasons.append(f"alimente {row.indicator}{level_note}")
-    return IndicatorResult(indicator=row.indicator, candidate=row.indicator, reasons=reasons,
-                           inferred=inferred, structured=structured, **common)  # type: ignore[arg-type]
+    return result(indicator=row.indicator, candidate=row.indicator, reasons=reasons,
+                  inferred=inferred, structured=structured)
 
 
 def _gates(row: IndicatorRule, facts: DocumentFacts, detection: Detection,
@@ -157,29 +160,31 @@ def _gates(row: IndicatorRule, facts: DocumentFacts, detection: Detection,
     return failed
 
 
-def _discharge_gate(facts: DocumentFacts, policy: IndicatorPolicy, inferred: list[str]) -> list[str]:
+def _discharge_gate(facts: DocumentFacts, policy: IndicatorPolicy,
+                    inferred: list[str]) -> list[str]:
     """"De sortie" inferred from an inpatient (IMP) encounter and the document date (§G)."""
     if not policy.require_discharge_context:
-        inferred.append("contexte « de sortie » non exigé (politique require_discharge_context=false)")
+        inferred.append("contexte « de sortie » non exigé "
+                        "(politique require_discharge_context=false)")
         return []
     enc = facts.encounter
     enc_code = enc.code.code if enc is not None and enc.code is not None else None
     if enc is None:
-        return ["caractère « de sortie » non démontrable : pas de componentOf/encompassingEncounter"]
+        return [f"{_NOT_PROVEN} : pas de componentOf/encompassingEncounter"]
     if enc_code != "IMP":
-        return [f"caractère « de sortie » non démontrable : rencontre {enc_code or 'sans code'} "
+        return [f"{_NOT_PROVEN} : rencontre {enc_code or 'sans code'} "
                 "(attendu IMP, hospitalisation)"]
     doc_day = _day(facts.effective_time)
     low = _day(enc.period.low) if enc.period else None
     high = _day(enc.period.high) if enc.period else None
     if doc_day is None:
-        return ["caractère « de sortie » non démontrable : date du document (effectiveTime) illisible"]
+        return [f"{_NOT_PROVEN} : date du document (effectiveTime) illisible"]
     if high is None:
-        return ["caractère « de sortie » non démontrable : fin du séjour "
+        return [f"{_NOT_PROVEN} : fin du séjour "
                 "(encompassingEncounter/effectiveTime/high) absente"]
     limit = high + dt.timedelta(days=policy.discharge_window_days)
     if (low is not None and doc_day < low) or doc_day > limit:
-        return [f"caractère « de sortie » non démontrable : document du {doc_day.isoformat()} hors du "
+        return [f"{_NOT_PROVEN} : document du {doc_day.isoformat()} hors du "
                 f"séjour {low.isoformat() if low else '?'} – {high.isoformat()} "
                 f"+ {policy.discharge_window_days} j (politique discharge_window_days)"]
     inferred.append(f"« de sortie » déduit : séjour IMP {low.isoformat() if low else '?'} – "
@@ -192,8 +197,9 @@ def _ins_gate(facts: DocumentFacts, settings: Settings) -> list[tuple[str, str]]
     """(rule id, reason) of every reason the identity is not a qualified INS (§B.2, §G)."""
     ins = ins_ids(facts)
     if not ins:
+        test_roots = " (ou .10/.11 en test)" if settings.env == "test" else ""
         return [("INS001", "pas d'INS qualifié : aucun identifiant patient de racine "
-                           "1.2.250.1.213.1.4.8/.9" + (" (ou .10/.11 en test)" if settings.env == "test" else ""))]
+                           f"1.2.250.1.213.1.4.8/.9{test_roots}")]
     out: list[tuple[str, str]] = []
     if len(ins) > 1:
         out.append(("INS005", f"{len(ins)} INS pour le même patient"))

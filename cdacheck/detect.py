@@ -48,9 +48,12 @@ PRESC_LOCAL = ("PRESC-BIO", "PRESC-KINE", "PRESC-INF", "PRESC-PEDI", "PRESC-ORTH
 
 # Model templateIds that decide the type whatever the code says (same code, other model).
 TEMPLATE_TYPES: tuple[tuple[str, DocType, str], ...] = (
-    (T_D2LM[0], "D2LM", "templateId D2LM-FIN 1.2.250.1.213.1.1.1.27 (dépistage du cancer du sein)"),
-    (T_D2LM[1], "D2LM", "templateId D2LM-FIDD 1.2.250.1.213.1.1.1.28 (dépistage du cancer du sein)"),
-    (T_BIO_TROD, "BIO-TROD", "templateId BIO-TROD 1.2.250.1.213.1.1.1.59 (test rapide d'orientation diagnostique)"),
+    (T_D2LM[0], "D2LM",
+     "templateId D2LM-FIN 1.2.250.1.213.1.1.1.27 (dépistage du cancer du sein)"),
+    (T_D2LM[1], "D2LM",
+     "templateId D2LM-FIDD 1.2.250.1.213.1.1.1.28 (dépistage du cancer du sein)"),
+    (T_BIO_TROD, "BIO-TROD",
+     "templateId BIO-TROD 1.2.250.1.213.1.1.1.59 (test rapide d'orientation diagnostique)"),
     (T_ANEST, "CR-ANEST", "templateId ANEST-CR-ANEST 1.2.250.1.213.1.1.1.40 (CR d'anesthésie)"),
 )
 

@@ -313,3 +313,21 @@ def tool_versions(engines: Iterable[DocumentEngine] = ()) -> dict[str, str]:
         for key, value in engine.describe().items():
             out[f"{engine.name}.{key}"] = str(value)
     return out
+
+
+_RUNNERS: dict[str, Runner] = {}
+
+
+def runner_for(settings: Settings) -> Runner:
+    """A Runner per distinct Settings, kept for the process (engines compile once)."""
+    key = settings.model_dump_json()
+    runner = _RUNNERS.get(key)
+    if runner is None:
+        runner = _RUNNERS[key] = Runner(settings)
+    return runner
+
+
+def check_bytes(data: bytes, source: str = "<bytes>", settings: Settings | None = None) -> DocumentReport:
+    """Validate one CDA document given as bytes (the Runner is reused across calls)."""
+    report, _, _ = runner_for(settings or Settings()).check_document(data, source)
+    return report

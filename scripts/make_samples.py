@@ -2,7 +2,8 @@
 
 Usage: python scripts/make_samples.py [OUT_DIR]   (default: <project>/samples)
 
-Every sample is built by scripts/samples_lib.py from fixed data (no clock, no randomness),
+Every sample is built by scripts/samples_lib.py (valid documents) and
+scripts/samples_mutations.py (one defect each) from fixed data (no clock, no randomness),
 so running the script twice gives byte-identical files; tests/test_samples.py checks both
 that and that cdacheck's verdict on each sample matches its ``<name>.expected.json`` sidecar.
 The sidecars state what the fact sheet (cisis-facts.md) requires; cdacheck is compared with
@@ -15,7 +16,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
@@ -23,9 +24,14 @@ from lxml import etree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import samples_lib as L  # noqa: E402
+from samples_mutations import (  # noqa: E402
+    INS_ID, LAUGHS, N1_TEXT, PATIENT, XXE, add_insc, add_second_ins, add_template,
+    add_volet_template, d2lm_body, doc, drop, drop_lab_entries, empty_structured_body,
+    n1_payload, n1_reference, replace_d2lm_templates, second_body, set_attr, set_text,
+    tiny_jpeg, wrong_key, with_doctype,
+)
 from sample_expectations import EXPECT  # noqa: E402
 
-NS = {"h": L.HL7}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,123 +79,6 @@ CR_BIO = L.DocSpec(
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def doc(spec: L.DocSpec, *mutations: Callable[[etree._Element], None],
-        n3_entries: bool = True, encoding: str = "UTF-8") -> bytes:
-    """Serialize a spec's document after applying tree mutations (one defect each)."""
-    root = L.build_cda(spec, n3_entries=n3_entries)
-    for mutate in mutations:
-        mutate(root)
-    return L.serialize(root, encoding=encoding)
-
-
-def one(root: etree._Element, path: str) -> etree._Element:
-    found = root.xpath(path, namespaces=NS)
-    assert len(found) == 1, (path, len(found))
-    return found[0]
-
-
-def drop(path: str) -> Callable[[etree._Element], None]:
-    def mutate(root: etree._Element) -> None:
-        node = one(root, path)
-        node.getparent().remove(node)
-    return mutate
-
-
-def set_attr(path: str, **attrs: str | None) -> Callable[[etree._Element], None]:
-    def mutate(root: etree._Element) -> None:
-        node = one(root, path)
-        for key, value in attrs.items():
-            if value is None:
-                node.attrib.pop(key, None)
-            else:
-                node.set(key, value)
-    return mutate
-
-
-def set_text(path: str, text: str) -> Callable[[etree._Element], None]:
-    def mutate(root: etree._Element) -> None:
-        one(root, path).text = text
-    return mutate
-
-
-INS_ID = "h:recordTarget/h:patientRole/h:id[1]"
-N1_TEXT = "h:component/h:nonXMLBody/h:text"
-PATIENT = "h:recordTarget/h:patientRole/h:patient"
-
-
-def wrong_key(nir: str) -> str:
-    key = (int(nir[13:]) % 97) + 1
-    return nir[:13] + f"{key:02d}"
-
-
-def add_second_ins(root: etree._Element) -> None:
-    first = one(root, INS_ID)
-    other = L.PAT_M.nir
-    clone = etree.Element(f"{{{L.HL7}}}id", root=L.INS_TEST, extension=other)
-    first.addnext(clone)
-
-
-def add_volet_template(root: etree._Element) -> None:
-    last = root.xpath("h:templateId", namespaces=NS)[-1]
-    last.addnext(etree.Element(f"{{{L.HL7}}}templateId", root="1.2.250.1.213.1.1.1.29",
-                               extension="2022.01"))
-
-
-def replace_d2lm_templates(root: etree._Element) -> None:
-    one(root, f"h:templateId[@root='{L.T_XDS_SD}']").set("root", "1.2.250.1.213.1.1.1.27")
-    one(root, "h:templateId[@root='1.2.250.1.213.1.1.1.27']").set("extension", "2022.01")
-
-
-def d2lm_body(root: etree._Element) -> None:
-    """Replace the N1 body by a small structured body with one coded observation."""
-    component = one(root, "h:component")
-    component.remove(one(component, "h:nonXMLBody"))
-    section = L.el(L.el(component, "structuredBody"), "component")
-    section = L.el(section, "section")
-    L.el(section, "code", {"code": "24606-6", "displayName": "MG Breast Screening",
-                           "codeSystem": L.LOINC})
-    L.el(section, "title", text="Mammographie de dépistage")
-    L.el(section, "text", text="Examen sans anomalie (ACR1).")
-    obs = L.el(L.el(section, "entry"), "observation", {"classCode": "OBS", "moodCode": "EVN"})
-    L.el(obs, "code", {"code": "24606-6", "displayName": "MG Breast Screening",
-                       "codeSystem": L.LOINC})
-    L.el(obs, "statusCode", {"code": "completed"})
-    L.el(obs, "effectiveTime", {"value": "20240619093000+0200"})
-
-
-def n1_payload(data: bytes, **attrs: str) -> Callable[[etree._Element], None]:
-    def mutate(root: etree._Element) -> None:
-        node = one(root, N1_TEXT)
-        node.text = L.b64_lines(data)
-        for key, value in attrs.items():
-            node.set(key, value)
-    return mutate
-
-
-def tiny_jpeg() -> bytes:
-    """A valid 1x1 grey baseline JPEG written by hand (one-symbol Huffman tables)."""
-    def seg(marker: int, payload: bytes) -> bytes:
-        return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
-    app0 = seg(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
-    dqt = seg(0xDB, b"\x00" + bytes([1] * 64))
-    sof = seg(0xC0, b"\x08\x00\x01\x00\x01\x01\x01\x11\x00")
-    one_code = bytes([1] + [0] * 15) + b"\x00"
-    dht = seg(0xC4, b"\x00" + one_code) + seg(0xC4, b"\x10" + one_code)
-    sos = seg(0xDA, b"\x01\x01\x00\x00\x3f\x00")
-    return b"\xff\xd8" + app0 + dqt + sof + dht + sos + b"\x3f" + b"\xff\xd9"
-
-
-def with_doctype(data: bytes, doctype: str, title_entity: str) -> bytes:
-    """Insert a DOCTYPE after the XML declaration and an entity reference in the title."""
-    decl_end = data.index(b"?>") + 2
-    out = data[:decl_end] + b"\n" + doctype.encode() + data[decl_end:]
-    start = out.index(b"<title>") + len(b"<title>")
-    end = out.index(b"</title>")
-    return out[:start] + f"&{title_entity};".encode() + out[end:]
-
-
 # --------------------------------------------------------------------------- samples
 
 
@@ -203,7 +92,6 @@ class Sample:
     env: str = "test"
     folder: str = "documents"
     suffix: str = ".xml"
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _signed() -> bytes:
@@ -218,13 +106,6 @@ def _autopresentable() -> bytes:
     return L.serialize(sheet)
 
 
-XXE = ('<!DOCTYPE ClinicalDocument [\n'
-       '  <!ENTITY xxe SYSTEM "file:///etc/passwd">\n'
-       ']>')
-LAUGHS = ('<!DOCTYPE ClinicalDocument [\n  <!ENTITY lol "lol">\n'
-          + "".join(f'  <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
-                    for i in range(1, 10))
-          + ']>')
 
 
 def _specs(name: str, base: L.DocSpec, **changes: object) -> L.DocSpec:
@@ -328,6 +209,71 @@ SAMPLES: list[Sample] = [
     Sample("n3-no-entry", lambda: doc(_specs("n3-no-entry", CR_BIO), n3_entries=False),
            "CR-BIO en structuredBody sans aucune entrée codée (N3 revendiqué, contenu "
            "non structuré) : avertissement, et DS 2.1 non atteint."),
+    Sample("ins-absent", lambda: doc(_specs("ins-absent", LDL_SES), drop(INS_ID)),
+           "Aucun INS, seulement l'IPP : avertissement, et aucun indicateur (INS qualifié exigé)."),
+    Sample("ins-c-obsolete", lambda: doc(_specs("ins-c-obsolete", LDL_SES), add_insc),
+           "INS valide accompagné d'un ancien INS-C (1.2.250.1.213.1.4.2) : avertissement."),
+    Sample("ins-malformed", lambda: doc(_specs("ins-malformed", LDL_SES),
+                                        set_attr(INS_ID, extension=L.PAT_F.nir[:14])),
+           "INS de 14 caractères au lieu de 15."),
+    Sample("ins-sex-contradicts-nir",
+           lambda: doc(_specs("ins-sex-contradicts-nir", LDL_SES),
+                       set_attr(f"{PATIENT}/h:administrativeGenderCode", code="M",
+                                displayName="Masculin")),
+           "Sexe M alors que le NIR commence par 2 (féminin) : avertissement."),
+    Sample("ins-birth-contradicts-nir",
+           lambda: doc(_specs("ins-birth-contradicts-nir", LDL_SES),
+                       set_attr(f"{PATIENT}/h:birthTime", value="19860412")),
+           "Année de naissance 1986 alors que le NIR porte 85 : avertissement."),
+    # --- more body defects
+    Sample("body-missing", lambda: doc(_specs("body-missing", LDL_SES), drop("h:component")),
+           "Document sans corps (ni nonXMLBody ni structuredBody)."),
+    Sample("body-both-kinds", lambda: doc(_specs("body-both-kinds", LDL_SES), second_body),
+           "Un nonXMLBody et un structuredBody dans le même document."),
+    Sample("n1-mediatype-missing", lambda: doc(_specs("n1-mediatype-missing", LDL_SES),
+                                               set_attr(N1_TEXT, mediaType=None)),
+           "Corps N1 sans @mediaType (le défaut XSD text/plain masquerait l'absence)."),
+    Sample("n1-payload-reference", lambda: doc(_specs("n1-payload-reference", LDL_SES),
+                                               n1_reference),
+           "Corps N1 qui ne fait que référencer un fichier externe (pas de contenu)."),
+    Sample("n1-pdf-encrypted", lambda: doc(_specs("n1-pdf-encrypted", LDL_SES),
+                                           n1_payload(L.make_pdf(["PDF chiffré"],
+                                                                 encrypted=True))),
+           "Corps N1 dont le PDF déclare un chiffrement (/Encrypt)."),
+    Sample("n1-pdf-no-page", lambda: doc(_specs("n1-pdf-no-page", LDL_SES),
+                                         n1_payload(L.make_pdf(["PDF vide"], pages=0))),
+           "Corps N1 dont le PDF n'a aucune page."),
+    Sample("n3-declares-xds-sd", lambda: doc(_specs("n3-declares-xds-sd", CR_BIO),
+                                             add_template(L.T_XDS_SD)),
+           "CR-BIO structuré (N3) qui déclare aussi le templateId N1 XDS-SD."),
+    Sample("n3-no-section", lambda: doc(_specs("n3-no-section", CR_BIO),
+                                        empty_structured_body),
+           "structuredBody sans aucune section."),
+    # --- document type defects
+    Sample("document-code-nullflavor",
+           lambda: doc(_specs("document-code-nullflavor", LDL_SES),
+                       set_attr("h:code", code=None, displayName=None, codeSystem=None,
+                                codeSystemName=None, nullFlavor="UNK")),
+           "ClinicalDocument/code en nullFlavor : type de document inconnu."),
+    Sample("document-code-not-loinc",
+           lambda: doc(_specs("document-code-not-loinc", LDL_SES),
+                       set_attr("h:code", codeSystem="1.2.250.1.213.1.1.4.12",
+                                codeSystemName=None)),
+           "Code 11490-0 donné dans un autre système de codes que LOINC."),
+    Sample("model-template-code-mismatch",
+           lambda: doc(_specs("model-template-code-mismatch", CR_BIO, code="11490-0",
+                              display="Lettre de liaison à la sortie d'un établissement de "
+                                      "soins", title="Lettre de liaison à la sortie")),
+           "En-tête CR-BIO (templateId XD-LAB et 1.2.250.1.213.1.1.1.55) avec le code de la "
+           "lettre de liaison 11490-0."),
+    Sample("cr-bio-n3-no-xdlab-template",
+           lambda: doc(_specs("cr-bio-n3-no-xdlab-template", CR_BIO,
+                              templates=tuple(t for t in L.CR_BIO_TEMPLATES
+                                              if t[0] != "1.3.6.1.4.1.19376.1.3.3"))),
+           "CR-BIO structuré sans le templateId IHE XD-LAB 1.3.6.1.4.1.19376.1.3.3."),
+    Sample("cr-bio-n3-no-lab-result", lambda: doc(_specs("cr-bio-n3-no-lab-result", CR_BIO),
+                                                  drop_lab_entries),
+           "CR-BIO structuré avec sa copie PDF mais sans entrée de résultat de laboratoire."),
     # --- header defects
     Sample("realm-code-missing", lambda: doc(_specs("realm-code-missing", LDL_SES),
                                              drop("h:realmCode")),
@@ -462,15 +408,29 @@ def render_readme() -> str:
         lines.append(f"| `{s.folder}/{s.name}{s.suffix}` | {s.env} | {exp['indicator']} | "
                      f"{s.description} |")
     lines += ["", "`xdm/` holds IHE XDM archives built from the valid documents by",
-              "`scripts/samples_xdm.py` (same sidecar format, report of the archive).", ""]
+              "`scripts/samples_xdm.py`: same sidecar format, checked against the archive's",
+              "report (its own findings and its documents'); an archive sidecar may give",
+              "`documents` (how many) and `indicators` (one per document) in place of",
+              "doc_type / level / indicator.", ""]
     return "\n".join(lines)
+
+
+def remove_stale(out_dir: Path, written: list[Path]) -> list[Path]:
+    """Delete sample files a previous run wrote and this one did not (renamed samples)."""
+    keep = {p.resolve() for p in written}
+    stale = [p for p in out_dir.rglob("*") if p.is_file() and p.resolve() not in keep
+             and (p.suffix in (".xml", ".zip") or p.name.endswith(".expected.json"))]
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     out_dir = Path(args[0]) if args else ROOT / "samples"
     paths = generate(out_dir)
-    print(f"{len(paths)} files written under {out_dir}")
+    stale = remove_stale(out_dir, paths)
+    print(f"{len(paths)} files written under {out_dir}, {len(stale)} stale file(s) removed")
     return 0
 
 

@@ -1,24 +1,47 @@
 """Expected outcome of every sample, as the CI-SIS facts require it (cisis-facts.md).
 
 ``rules`` are rule ids that must appear, ``absent_rules`` ids that must not; ``pending``
-names rules the spec requires but cdacheck does not declare yet (the test ignores them and
-reports them). The ids are those declared in cdacheck's registry; tests/test_samples.py
-checks that each one exists, so a renamed rule cannot silently weaken a sample.
+names rules the spec requires but cdacheck does not declare yet (the test ignores them;
+another test fails once they are declared, so that they move to ``rules``).
+``max_severity`` (optional) is the worst severity any finding of the sample may have.
+The ids are those declared in cdacheck's registry; tests/test_samples.py checks that each
+one exists, so a renamed rule cannot silently weaken a sample.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-PENDING_NOTE = "not declared yet in the registry"
+
+def _ids(prefix: str, last: int) -> tuple[str, ...]:
+    return tuple(f"{prefix}{n:03d}" for n in range(1, last + 1))
+
+
+INS = _ids("INS", 12)
+BDY = _ids("BDY", 15)
+DOC = _ids("DOC", 6)
+PRS = ("PRS001", "PRS002", "PRS003", "PRS004", "PRS005", "PRS006", "PRS007", "PRS008")
+# Nothing a clean document may raise: every valid sample is the passing sample of these.
+CLEAN: tuple[str, ...] = PRS + ("XSD001", "INT001") + INS + BDY + DOC
+
+
+def hdr(*ids: str) -> tuple[str, ...]:
+    """Ids of asserts of our header pack (schematrons/header.sch)."""
+    return tuple(f"SCH/header/{i}" for i in ids)
+
+
+def bio(*ids: str) -> tuple[str, ...]:
+    """Ids of asserts of our CR-BIO pack (schematrons/cr-bio.sch)."""
+    return tuple(f"SCH/cr-bio/{i}" for i in ids)
 
 
 def _exp(valid: bool, doc_type: str, level: str, indicator: str, *, rules: tuple[str, ...] = (),
-         absent: tuple[str, ...] = (), pending: tuple[str, ...] = (), exit_code: int | None = None,
-         **extra: Any) -> dict[str, Any]:
+         absent: tuple[str, ...] = (), pending: tuple[str, ...] = (), sch: tuple[str, ...] = (),
+         exit_code: int | None = None, **extra: Any) -> dict[str, Any]:
+    rules = rules + sch  # asserts of our own schematron packs, cited by their SCH/ ids
     out: dict[str, Any] = {
         "valid": valid, "doc_type": doc_type, "level": level, "indicator": indicator,
-        "rules": list(rules), "absent_rules": list(absent),
+        "rules": list(rules), "absent_rules": [a for a in absent if a not in rules],
         "exit_code": (0 if valid else 1) if exit_code is None else exit_code,
     }
     if pending:
@@ -27,24 +50,29 @@ def _exp(valid: bool, doc_type: str, level: str, indicator: str, *, rules: tuple
     return out
 
 
-# Rules that no clean document may raise (parser, schema); INS/BDY/DOC ids are added to
-# CLEAN as the indicator helper declares them, so every valid sample is a passing sample.
-PRS = ("PRS001", "PRS002", "PRS003", "PRS004", "PRS005", "PRS006", "PRS007", "PRS008")
-CLEAN: tuple[str, ...] = PRS + ("XSD001",)
-CLEAN_PENDING = ("no INS/BDY/DOC finding at all (ids pending)",)
-
-
 def _valid(doc_type: str, level: str, indicator: str, **kw: Any) -> dict[str, Any]:
+    """A clean document: no finding above info, none of the CLEAN rules."""
     kw.setdefault("absent", CLEAN)
-    kw.setdefault("pending", CLEAN_PENDING)
+    kw.setdefault("max_severity", "info")
     return _exp(True, doc_type, level, indicator, **kw)
 
 
-def _ldl_defect(*pending: str, rules: tuple[str, ...] = (), valid: bool = False,
-                indicator: str = "none", **kw: Any) -> dict[str, Any]:
-    """A one-defect LDL-SES N1: the defect blocks DS 1.1 unless it is only a warning."""
-    kw.setdefault("absent", ("XSD001", "PRS002"))
-    return _exp(valid, "LDL-SES", "N1", indicator, rules=rules, pending=pending, **kw)
+def _warned(doc_type: str, indicator: str, rule: str, level: str = "N1",
+            **kw: Any) -> dict[str, Any]:
+    """One warning-level defect: still valid; errors of the same families must not appear."""
+    kw.setdefault("max_severity", "warning")
+    return _exp(True, doc_type, level, indicator, rules=(rule,), absent=CLEAN, **kw)
+
+
+def _ldl(*rules: str, absent: tuple[str, ...] = ("XSD001",), **kw: Any) -> dict[str, Any]:
+    """A one-defect LDL-SES N1: an error that blocks DS 1.1."""
+    return _exp(False, "LDL-SES", "N1", "none", rules=rules,
+                absent=absent + ("PRS002", "INT001"), **kw)
+
+
+def _bio(*rules: str, doc_type: str = "CR-BIO", **kw: Any) -> dict[str, Any]:
+    kw.setdefault("absent", ("XSD001", "PRS002", "INT001"))
+    return _exp(False, doc_type, "N3", "none", rules=rules, **kw)
 
 
 EXPECT: dict[str, dict[str, Any]] = {
@@ -60,56 +88,75 @@ EXPECT: dict[str, dict[str, Any]] = {
     "cr-bio-n1": _valid("CR-BIO", "N1", "none"),
     "ldl-ees-n1": _valid("LDL-EES", "N1", "none"),
     "cr-anest-n1": _valid("CR-ANEST", "N1", "none"),
-    "d2lm-n3": _valid("D2LM", "N3", "none"),
+    "d2lm-n3": _valid("D2LM", "N3", "none", rules=("DOC006",)),
     "ordonnance-n1-hors-sejour": _valid("PRESCRIPTION", "N1", "none"),
     # INS
-    "ins-key-wrong": _ldl_defect("INS: NIR key does not match (97 - N mod 97)"),
-    "ins-no-birthplace": _ldl_defect("INS: trait missing (birthplace county)"),
-    "ins-sex-un": _ldl_defect("INS: sex must be F or M"),
-    "ins-two": _ldl_defect("INS: more than one INS identifier"),
-    "ins-nullflavor": _ldl_defect("INS: identifier with nullFlavor / no extension"),
-    "ins-nss-oid": _ldl_defect("INS: NSS OID 1.2.250.1.213.1.4.13 used in place of the INS "
-                               "(no qualified INS)"),
+    "ins-key-wrong": _ldl("INS008"),
+    "ins-no-birthplace": _ldl("INS009"),
+    "ins-sex-un": _ldl("INS010"),
+    "ins-two": _ldl("INS005"),
+    "ins-nullflavor": _ldl("INS006", sch=hdr("hdr-patient-id-attributes")),
+    "ins-nss-oid": _ldl("INS002"),
     "ins-production-oid": _valid("LDL-SES", "N1", "DS 1.1"),
-    "ins-test-oid-in-production": _ldl_defect("INS: test root 1.2.250.1.213.1.4.10 in the "
-                                              "production environment"),
+    "ins-test-oid-in-production": _ldl("INS004"),
+    "ins-absent": _warned("LDL-SES", "none", "INS001"),
+    "ins-c-obsolete": _warned("LDL-SES", "DS 1.1", "INS003"),
+    "ins-malformed": _ldl("INS007"),
+    "ins-sex-contradicts-nir": _warned("LDL-SES", "DS 1.1", "INS011"),
+    "ins-birth-contradicts-nir": _warned("LDL-SES", "DS 1.1", "INS012"),
     # body / level
-    "n1-four-templateids": _ldl_defect("BDY/SMDS: N1 must carry exactly three templateIds"),
-    "n1-no-xds-sd-template": _ldl_defect("BDY/SMDS: N1 without 1.3.6.1.4.1.19376.1.2.20"),
-    "n1-base64-broken": _ldl_defect("BDY: N1 payload is not valid base64"),
-    "n1-not-pdf": _ldl_defect("BDY: N1 payload declared application/pdf is not a PDF"),
-    "n1-mediatype-jpeg": _exp(True, "CR-IMG", "N1", "DS 3.1",
-                              pending=("BDY: N1 mediaType image/jpeg (warning)",),
-                              absent=("XSD001",)),
-    "n1-representation-txt": _ldl_defect("BDY: N1 representation must be B64"),
-    "n3-no-entry": _exp(False, "CR-BIO", "N3", "none",
-                        pending=("BDY: structuredBody without any entry (warning)",
-                                 "CR-BIO: PDF copy section without entry "
-                                 "1.2.250.1.213.1.1.3.18 (cisis-facts §E.24)"),
-                        absent=("XSD001",)),
-    # header
-    "realm-code-missing": _ldl_defect("HDR/SMDS: realmCode FR missing"),
-    "type-id-wrong": _ldl_defect("HDR/SMDS: typeId not POCD_HD000040 (error in cdacheck)"),
-    "language-code-fr": _ldl_defect("HDR/SMDS: languageCode not ll-CC"),
-    "confidentiality-code-masque": _ldl_defect("HDR/SMDS: confidentialityCode not in "
-                                               "L/M/N/R/U/V"),
-    "effective-time-no-offset": _ldl_defect("HDR: effectiveTime with a time but no UTC offset"),
-    "set-id-missing": _ldl_defect("HDR/SMDS: setId missing"),
-    "custodian-root-wrong": _ldl_defect("HDR/SMDS: custodian id root not "
-                                        "1.2.250.1.71.4.2.2 / 1.2.250.1.213.4.1"),
-    "legal-authenticator-missing": _ldl_defect("HDR/SMDS: legalAuthenticator missing"),
-    "gender-code-u": _ldl_defect("HDR/SMDS: administrativeGenderCode not in J143",
-                                 "INS: sex must be F or M"),
-    "family-no-qualifier": _ldl_defect("HDR/SMDS: patient family without @qualifier",
-                                       "INS: trait missing (family BR)"),
+    "n1-four-templateids": _ldl("BDY012", sch=hdr("hdr-n1-three-tpl")),
+    "n1-no-xds-sd-template": _ldl("BDY011", sch=hdr("hdr-n1-xds-sd", "hdr-tpl-model")),
+    "n1-base64-broken": _ldl("BDY007"),
+    "n1-not-pdf": _ldl("BDY008"),
+    "n1-mediatype-jpeg": _warned("CR-IMG", "DS 3.1", "BDY004"),
+    "n1-representation-txt": _ldl("BDY005"),
+    "n1-mediatype-missing": _ldl("BDY003"),
+    "n1-payload-reference": _ldl("BDY006"),
+    "n1-pdf-encrypted": _ldl("BDY009"),
+    "n1-pdf-no-page": _ldl("BDY010"),
+    "body-missing": _exp(False, "LDL-SES", "unknown", "none", rules=("BDY001", "XSD001"),
+                         sch=hdr("hdr-body")),
+    "body-both-kinds": _exp(False, "LDL-SES", "unknown", "none", rules=("BDY002", "XSD001"),
+                            sch=hdr("hdr-body")),
+    "n3-no-entry": _bio("BDY015", "DOC005", sch=bio("bio-lab-entry")
+                        + ("SCH/pdf-copy/pdf-section-entry",)),
+    "n3-declares-xds-sd": _bio("BDY013"),
+    "n3-no-section": _bio("BDY014", "XSD001", absent=("PRS002", "INT001"),
+                          sch=bio("bio-specialty-section", "bio-pdf-copy")),
+    # document type
+    "document-code-nullflavor": _exp(False, "UNKNOWN", "N1", "none", rules=("DOC001",),
+                                     absent=("XSD001", "INT001"), sch=hdr("hdr-code")),
+    "document-code-not-loinc": _ldl("DOC002", sch=hdr("hdr-code-system")),
+    "model-template-code-mismatch": _bio("DOC003", doc_type="LDL-SES"),
+    "cr-bio-n3-no-xdlab-template": _bio("DOC004", sch=bio("bio-template-xd-lab")),
+    "cr-bio-n3-no-lab-result": _bio("DOC005", absent=("XSD001", "BDY015", "INT001"),
+                                    sch=bio("bio-lab-entry")),
+    # header (asserts of our header pack)
+    "realm-code-missing": _ldl(sch=hdr("hdr-realm-code")),
+    "type-id-wrong": _ldl(sch=hdr("hdr-type-id")),
+    "language-code-fr": _ldl(sch=hdr("hdr-language-format")),
+    "confidentiality-code-masque": _ldl(sch=hdr("hdr-confidentiality-value")),
+    "effective-time-no-offset": _exp(True, "LDL-SES", "N1", "DS 1.1",
+                                     sch=hdr("hdr-effective-time-offset"),
+                                     absent=CLEAN, max_severity="warning"),
+    "set-id-missing": _ldl(sch=hdr("hdr-set-id")),
+    "custodian-root-wrong": _ldl(sch=hdr("hdr-custodian-root")),
+    "legal-authenticator-missing": _ldl(sch=hdr("hdr-legal-authenticator")),
+    "gender-code-u": _ldl("INS010", sch=hdr("hdr-patient-gender")),
+    "family-no-qualifier": _ldl("INS009", sch=hdr("hdr-family-qualifier")),
     # inputs
     "not-xml": _exp(False, "UNKNOWN", "unknown", "none", rules=("PRS002",)),
     "truncated": _exp(False, "UNKNOWN", "unknown", "none", rules=("PRS002",)),
     "empty": _exp(False, "UNKNOWN", "unknown", "none", rules=("PRS001",)),
-    "xxe": _exp(False, "LDL-SES", "N1", "none", rules=("PRS004",), absent=("PRS002",)),
-    "billion-laughs": _exp(False, "LDL-SES", "N1", "none", rules=("PRS004",),
-                           absent=("PRS002",)),
+    "xxe": _exp(False, "LDL-SES", "N1", "none", rules=("PRS004",),
+                absent=("PRS002", "INT001", "INT103")),
+    # libxml2 refuses the nested entities even unexpanded (amplification guard), so the
+    # document may not be parsed at all; the DOCTYPE must be reported in any case.
+    "billion-laughs": _exp(False, "UNKNOWN", "unknown", "none", rules=("PRS004",),
+                           absent=("INT001",)),
     "utf8-bom": _exp(True, "LDL-SES", "N1", "DS 1.1", rules=("PRS006",),
-                     absent=("PRS002", "PRS005", "XSD001")),
-    "latin1": _exp(False, "LDL-SES", "N1", "none", rules=("PRS005",), absent=("PRS002",)),
+                     absent=tuple(r for r in CLEAN if r != "PRS006"), max_severity="warning"),
+    "latin1": _exp(False, "LDL-SES", "N1", "none", rules=("PRS005",),
+                   absent=("PRS002", "XSD001", "INT001")),
 }

@@ -26,6 +26,7 @@ LOINC = "2.16.840.1.113883.6.1"
 INS_TEST = "1.2.250.1.213.1.4.10"
 INS_PROD = "1.2.250.1.213.1.4.8"
 NSS_NIR = "1.2.250.1.213.1.4.13"
+INS_C = "1.2.250.1.213.1.4.2"
 PS_ID = "1.2.250.1.71.4.2.1"
 STRUCT_ID = "1.2.250.1.71.4.2.2"
 
@@ -82,8 +83,12 @@ def _pdf_escape(text: str) -> bytes:
     return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
 
 
-def make_pdf(lines: list[str]) -> bytes:
-    """A minimal one-page PDF (A4, Helvetica) showing ``lines``; byte-for-byte deterministic."""
+def make_pdf(lines: list[str], pages: int = 1, encrypted: bool = False) -> bytes:
+    """A minimal PDF (A4, Helvetica) showing ``lines``; byte-for-byte deterministic.
+
+    ``pages=0`` gives a page tree with no page; ``encrypted`` adds a standard-security
+    ``/Encrypt`` dictionary to the trailer (for the "encrypted PDF" defect sample).
+    """
     ops = [b"BT /F1 12 Tf 14 TL 56 780 Td"]
     for line in lines:
         ops.append(b"(" + _pdf_escape(line) + b") Tj T*")
@@ -91,13 +96,17 @@ def make_pdf(lines: list[str]) -> bytes:
     stream = b"\n".join(ops) + b"\n"
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>" if pages else
+        b"<< /Type /Pages /Kids [] /Count 0 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
         b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream",
         b"<< /Title (" + _pdf_escape(lines[0] if lines else "") + b") /Producer (cdacheck samples) >>",
     ]
+    if encrypted:
+        objects.append(b"<< /Filter /Standard /V 1 /R 2 /Length 40 /P -4 "
+                       b"/O <" + b"41" * 32 + b"> /U <" + b"42" * 32 + b"> >>")
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -108,7 +117,9 @@ def make_pdf(lines: list[str]) -> bytes:
     out += b"0000000000 65535 f \n"
     for off in offsets:
         out += f"{off:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\n"
+    extra = (f" /Encrypt {len(objects)} 0 R /ID [<{'00' * 16}> <{'00' * 16}>]" if encrypted
+             else "")
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 6 0 R{extra} >>\n"
             f"startxref\n{xref_at}\n%%EOF\n").encode()
     return bytes(out)
 
@@ -288,7 +299,7 @@ def _header(spec: DocSpec) -> etree._Element:
     for tid, ext in spec.templates:
         el(root, "templateId", {"root": tid, **({"extension": ext} if ext else {})})
     set_root = oid_for(f"set/{spec.name}")
-    el(root, "id", {"root": set_root, "extension": f"v{spec.version}"})
+    el(root, "id", {"root": oid_for(f"doc/{spec.name}/v{spec.version}")})
     el(root, "code", {"code": spec.code, "displayName": spec.display, "codeSystem": LOINC,
                       "codeSystemName": "LOINC"})
     el(root, "title", text=spec.title)
@@ -417,10 +428,11 @@ def _cr_bio_body(root: etree._Element, spec: DocSpec, with_entries: bool = True)
     results = spec.lab_results or DEFAULT_LAB
     _lab_text(item, results)
     if with_entries:
-        act = el(el(item, "entry", {"typeCode": "DRIV"}), "act",
-                 {"classCode": "ACT", "moodCode": "EVN"})
-        el(act, "templateId", {"root": "1.3.6.1.4.1.19376.1.3.1"})
-        el(act, "templateId", {"root": "1.2.250.1.213.1.1.3.21"})
+        # IHE PALM puts the Laboratory Report Data Processing Entry templateIds on the entry.
+        entry = el(item, "entry", {"typeCode": "DRIV"})
+        el(entry, "templateId", {"root": "1.3.6.1.4.1.19376.1.3.1"})
+        el(entry, "templateId", {"root": "1.2.250.1.213.1.1.3.21"})
+        act = el(entry, "act", {"classCode": "ACT", "moodCode": "EVN"})
         el(act, "code", {"code": "18719-5", "displayName": "Biochimie", "codeSystem": LOINC,
                          "codeSystemName": "LOINC"})
         el(act, "statusCode", {"code": "completed"})

@@ -136,7 +136,8 @@ def _n1_templates(ctx: CheckContext) -> Iterator[Hit]:
 
 def _n1_payload(ctx: CheckContext) -> Iterator[Hit]:
     text = ctx.doc.cda.find("h:component/h:nonXMLBody/h:text", _N)
-    where = _loc(ctx, text if text is not None else ctx.doc.cda.find("h:component/h:nonXMLBody", _N))
+    holder = text if text is not None else ctx.doc.cda.find("h:component/h:nonXMLBody", _N)
+    where = _loc(ctx, holder)
     if text is None:
         yield Hit(rule_id=R_EMPTY.id, location=where, params={"detail": "absent"})
         return

@@ -101,20 +101,24 @@ def check_document_type(ctx: CheckContext) -> Iterator[Hit]:
         expected = MODEL_CODES.get(root)
         if expected is not None and expected[0] != code:
             yield Hit(rule_id=R_MISMATCH.id, location=where,
-                      params={"template": root, "model": expected[1], "found": code, "expected": expected[0]})
+                      params={"template": root, "model": expected[1], "found": code,
+                              "expected": expected[0]})
     code_type = CODE_TYPES.get(code)
     doc_type = ctx.detection.doc_type
     if code_type is not None and code_type != doc_type:
         template = next((r for r, t, _ in TEMPLATE_TYPES if t == doc_type and r in roots), "?")
         yield Hit(rule_id=R_TEMPLATE_TYPE.id, location=where,
-                  params={"code": code, "template": template, "doc_type": doc_type, "code_type": code_type})
+                  params={"code": code, "template": template, "doc_type": doc_type,
+                          "code_type": code_type})
     if doc_type == "CR-BIO" and ctx.detection.level == "N3":
         if T_CR_BIO_IHE not in roots:
-            yield Hit(rule_id=R_BIO_XDLAB.id, location=where, params={"found": ", ".join(roots) or "aucun"})
+            yield Hit(rule_id=R_BIO_XDLAB.id, location=where,
+                      params={"found": ", ".join(roots) or "aucun"})
         body = ctx.doc.cda.find("h:component/h:structuredBody", _N)
         # IHE PALM puts the templateId on the entry itself; some producers put it on the act.
         found = body is not None and any(
             body.find(f".//h:entry{step}/h:templateId[@root='{LAB_RESULT_ENTRY}']", _N) is not None
             for step in ("", "/*"))
         if not found:
-            yield Hit(rule_id=R_BIO_NO_RESULT.id, location=ctx.doc.location(body if body is not None else ctx.doc.cda))
+            yield Hit(rule_id=R_BIO_NO_RESULT.id,
+                      location=ctx.doc.location(body if body is not None else ctx.doc.cda))

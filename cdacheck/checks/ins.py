@@ -17,7 +17,7 @@ from stdnum.fr import nir as stdnum_nir
 
 from cdacheck.checks import CheckContext, check
 from cdacheck.inputs.xml import HL7
-from cdacheck.model import DocumentFacts, Hit, PatientIdentifier, Severity
+from cdacheck.model import DocumentFacts, Hit, Location, PatientIdentifier, Severity
 from cdacheck.registry import rule
 
 _N = {"h": HL7}
@@ -147,7 +147,8 @@ _PROBLEM_FR = {
 # (trait name in French, path shown to the user, PatientTraits attribute)
 TRAITS: tuple[tuple[str, str, str], ...] = (
     ("nom de naissance", "patient/name/family[@qualifier='BR']", "birth_family_name"),
-    ("premier prénom de naissance", "patient/name/given[@qualifier='BR']", "first_birth_given_name"),
+    ("premier prénom de naissance", "patient/name/given[@qualifier='BR']",
+     "first_birth_given_name"),
     ("liste des prénoms de naissance", "patient/name/given sans @qualifier", "birth_given_names"),
     ("date de naissance", "patient/birthTime/@value", "birth_date"),
     ("code INSEE du lieu de naissance", "patient/birthplace/place/addr/county", "birthplace_code"),
@@ -179,7 +180,7 @@ def check_ins_identifiers(ctx: CheckContext) -> Iterator[Hit]:
     facts = ctx.facts
     elements = _id_elements(ctx)
 
-    def loc(i: int):  # the facts keep document order, so index i is the i-th id element
+    def loc(i: int) -> Location:  # the facts keep document order: index i = i-th id element
         return ctx.doc.location(elements[i]) if i < len(elements) else ctx.doc.location(None)
 
     indexed = list(enumerate(facts.patient_ids))
@@ -200,12 +201,14 @@ def check_ins_identifiers(ctx: CheckContext) -> Iterator[Hit]:
             yield Hit(rule_id=R_INSC.id, location=loc(i), params={"value": _value(p)})
     if len(ins) > 1:
         yield Hit(rule_id=R_MULTIPLE.id, location=loc(ins[1][0]),
-                  params={"count": len(ins), "values": ", ".join(f"{p.root}/{_value(p)}" for _, p in ins)})
+                  params={"count": len(ins),
+                          "values": ", ".join(f"{p.root}/{_value(p)}" for _, p in ins)})
     for i, p in ins:
         if ctx.settings.env == "production" and p.id_class in TEST_INS:
             kind = "test" if p.id_class == "INS-NIR-TEST" else "démonstration"
             yield Hit(rule_id=R_TEST_IN_PROD.id, location=loc(i),
-                      params={"value": _value(p), "root": p.root, "id_class": p.id_class, "kind": kind})
+                      params={"value": _value(p), "root": p.root, "id_class": p.id_class,
+                              "kind": kind})
         if p.null_flavor is not None:
             yield Hit(rule_id=R_NULL.id, location=loc(i),
                       params={"root": p.root, "null_flavor": p.null_flavor})
@@ -214,14 +217,15 @@ def check_ins_identifiers(ctx: CheckContext) -> Iterator[Hit]:
         yield from _value_hits(p, loc(i))
 
 
-def _value_hits(p: PatientIdentifier, location) -> Iterator[Hit]:  # type: ignore[no-untyped-def]
+def _value_hits(p: PatientIdentifier, location: Location) -> Iterator[Hit]:
     value = p.extension or ""
     problem = nir_problem(value)
     if problem is None:
         return
     if problem == "key":
         yield Hit(rule_id=R_KEY.id, location=location,
-                  params={"value": value, "root": p.root, "found": value[13:], "expected": nir_key(value)})
+                  params={"value": value, "root": p.root, "found": value[13:],
+                          "expected": nir_key(value)})
     else:
         text = _PROBLEM_FR[problem].format(n=len(value))
         yield Hit(rule_id=R_SHAPE.id, location=location,
@@ -252,12 +256,13 @@ _NIR_SEX = {"1": "M", "2": "F"}
 _SEX_FR = {"M": "le sexe masculin (M)", "F": "le sexe féminin (F)"}
 
 
-def _consistency_hits(value: str, facts: DocumentFacts, where) -> Iterator[Hit]:  # type: ignore[no-untyped-def]
+def _consistency_hits(value: str, facts: DocumentFacts, where: Location) -> Iterator[Hit]:
     traits = facts.patient
     nir_sex = _NIR_SEX.get(value[0])
     if nir_sex and traits.sex in ("F", "M") and traits.sex != nir_sex:
         yield Hit(rule_id=R_SEX_NIR.id, location=where,
-                  params={"sex": traits.sex, "value": value, "digit": value[0], "expected": _SEX_FR[nir_sex]})
+                  params={"sex": traits.sex, "value": value, "digit": value[0],
+                          "expected": _SEX_FR[nir_sex]})
     birth = traits.birth_date
     if birth is None or birth.value is None:
         return
@@ -267,7 +272,8 @@ def _consistency_hits(value: str, facts: DocumentFacts, where) -> Iterator[Hit]:
                   params={"birth": birth.raw, "value": value, "part": "année",
                           "found": f"{birth.value.year % 100:02d}", "expected": year})
     # Month pseudo-values (20, 30-42, 50+...) stand for an unknown month: compare 01-12 only.
-    if birth.precision not in ("year", None) and "01" <= month <= "12" and f"{birth.value.month:02d}" != month:
+    month_known = birth.precision not in ("year", None) and "01" <= month <= "12"
+    if month_known and f"{birth.value.month:02d}" != month:
         yield Hit(rule_id=R_BIRTH_NIR.id, location=where,
                   params={"birth": birth.raw, "value": value, "part": "mois",
                           "found": f"{birth.value.month:02d}", "expected": month})

@@ -154,12 +154,13 @@ def _from_svs(key: str, path: Path) -> ValueSet | None:
     codes: dict[str, set[str]] = {}
     displays: dict[str, str] = {}
     for el in root.iter():
-        if not isinstance(el.tag, str) or etree.QName(el).localname != "Concept":
+        if not isinstance(el.tag, str) or etree.QName(el).localname not in ("Concept", "c"):
             continue
         code = el.get("code")
+        system = el.get("codeSystem") or el.get("system")
         if code:
-            codes.setdefault(code, set()).update({el.get("codeSystem")} - {None})  # type: ignore[arg-type]
-            displays.setdefault(code, el.get("displayName") or "")
+            codes.setdefault(code, set()).update({system} if system else set())
+            displays.setdefault(code, el.get("displayName") or el.get("display") or "")
     return ValueSet(name=key, codes=codes, displays=displays)
 
 

@@ -10,10 +10,10 @@ what was found; the raw libxml2 message stays in the provenance.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 
 from lxml import etree
@@ -128,6 +128,7 @@ class XsdEngine:
 
 def validate(schema: etree.XMLSchema, element: etree._Element) -> list[tuple[int | None, str | None, str]]:
     """Validate an element subtree: ``(line, libxml2 path, raw message)`` per error."""
+    element = _without_entity_refs(element)
     if schema.validate(element):
         return []
     out = []
@@ -135,6 +136,28 @@ def validate(schema: etree.XMLSchema, element: etree._Element) -> list[tuple[int
         if err.level_name in ("ERROR", "FATAL"):
             out.append((err.line or None, err.path or None, err.message.strip()))
     return out
+
+
+def _without_entity_refs(element: etree._Element) -> etree._Element:
+    """The subtree itself, or a copy without unexpanded entity references.
+
+    The hardened parser never expands entities (PRS004 reports the DOCTYPE); libxml2's
+    validator fails with an internal error on the reference nodes left in the tree, so a
+    copy without them is validated instead (lines are kept).
+    """
+    if next(element.iter(etree.Entity), None) is None:
+        return element
+    clone = copy.deepcopy(element)
+    for ref in list(clone.iter(etree.Entity)):
+        parent = ref.getparent()
+        if ref.tail:
+            prev = ref.getprevious()
+            if prev is not None:
+                prev.tail = (prev.tail or "") + ref.tail
+            else:
+                parent.text = (parent.text or "") + ref.tail
+        parent.remove(ref)
+    return clone
 
 
 def _cda_path(doc: ParsedDocument) -> str:
@@ -205,9 +228,11 @@ _DETAIL_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"'(.*)' is not a valid value of the (?:atomic|union|list) type '([^']+)'\.", re.S), "TYPE"),
     (re.compile(r"The QName value '([^']*)' of the xsi:type attribute does not resolve to a type definition\."), "XSI_TYPE"),
     (re.compile(r"The type definition '([^']*)', specified by xsi:type, is blocked or not validly derived"), "XSI_DERIVED"),
+    (re.compile(r"The QName value '([^']*)' has no corresponding namespace declaration"), "XSI_NS"),
     (re.compile(r"The type definition is abstract\."), "ABSTRACT"),
     (re.compile(r"Character content other than whitespace is not allowed"), "TEXT"),
     (re.compile(r"Element content is not allowed, because the content type is a simple type"), "SIMPLE"),
+    (re.compile(r"(?:Element|Character) content is not allowed, because the content type is empty"), "EMPTY"),
     (re.compile(r"No matching global (?:element )?declaration available"), "NO_DECL"),
 ]
 
@@ -247,12 +272,16 @@ def french_reason(raw: str) -> str:
         if kind == "XSI_DERIVED":
             return (f"le type {_names(d.group(1))} donné par xsi:type n'est pas permis "
                     f"pour l'élément {element}")
+        if kind == "XSI_NS":
+            return f"le préfixe du nom « {d.group(1)} » de {where} n'est déclaré nulle part"
         if kind == "ABSTRACT":
             return f"l'élément {element} a un type abstrait : préciser un type concret par xsi:type"
         if kind == "TEXT":
             return f"texte non autorisé dans l'élément {element} (seuls des éléments y sont permis)"
         if kind == "SIMPLE":
             return f"l'élément {element} ne doit contenir que du texte, pas d'élément"
+        if kind == "EMPTY":
+            return f"l'élément {element} doit être vide : il ne doit contenir aucun élément ni texte"
         if kind == "NO_DECL":
             return f"élément {element} inconnu du schéma"
     return f"{where} : " + _names(text)

@@ -102,6 +102,7 @@ class XdmArchive:
     hits: list[Hit] = field(default_factory=list)
     size: int = 0
 
+    @property
     def names(self) -> list[str]:
         """Names of the members that were read, in archive order."""
         return list(self.members)

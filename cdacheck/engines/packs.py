@@ -1,0 +1,246 @@
+"""cdacheck's own CI-SIS rule packs (``schematrons/*.sch``): selection, registration, running.
+
+Default mode (no ``--kit``) applies these packs instead of the ANS kit. The packs are ISO
+Schematron written by the project from its fact sheet; each assert carries ``@id``,
+``@role``, ``@see`` (the CI-SIS source) and ``cdc:summary`` (what it checks). Their rule ids
+are ``SCH/<pack>/<assert-id>``. Which packs apply to a document is decided here from the
+detected type and level (and the model templateIds), unless ``Settings.packs`` forces a list.
+Each pack is compiled once per process by :func:`cdacheck.engines.schematron.compile_schematron`.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from lxml import etree
+
+from cdacheck.config import DEFAULT_ROLE_MAP, Settings
+from cdacheck.detect import (
+    T_CR_BIO_ANS,
+    T_CR_BIO_IHE,
+    T_CR_IMG,
+    T_EP_MED_DM,
+    T_LDL_SES,
+    Detection,
+)
+from cdacheck.inputs.xml import ParsedDocument
+from cdacheck.model import DocumentFacts, EngineName, Hit, Severity
+from cdacheck.registry import Registry, RuleSpec
+
+SCH_NS = "http://purl.oclc.org/dsdl/schematron"
+CDC_NS = "urn:cdacheck:schematron"
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    """One of our packs: its file (in cdacheck.schematrons) and what it covers."""
+
+    name: str
+    file: str
+    description: str
+    applies_to: str
+
+
+# Order matters: it is the order packs run in and are listed in.
+PACKS: dict[str, PackInfo] = {p.name: p for p in (
+    PackInfo("header", "header.sch",
+             "En-tête CI-SIS commun (structuration minimale) : identification, patient, "
+             "participants, acte documenté, prise en charge, versions.",
+             "tout document CDA"),
+    PackInfo("ldl-ses", "ldl-ses.sch",
+             "Lettre de liaison à la sortie (11490-0), N1 et volet LDL-SES 2022.01 (N3).",
+             "type LDL-SES ou templateId 1.2.250.1.213.1.1.1.29"),
+    PackInfo("prescription", "prescription.sch",
+             "Prescription (57833-6, 57828-6, 57832-8, PRESC-*), N1 et en-tête eP-MED-DM (N3).",
+             "type PRESCRIPTION ou templateId 1.2.250.1.213.1.1.1.39"),
+    PackInfo("cro", "cro.sch",
+             "Compte rendu opératoire (34874-8), N1 (aucun volet CI-SIS).",
+             "type CRO"),
+    PackInfo("cr-bio", "cr-bio.sch",
+             "Compte rendu de biologie structuré (11502-2, N3) : templateIds, code et titre, "
+             "sections, chaîne des entrées de résultats, copie PDF 2024.01.",
+             "type CR-BIO en N3 ou templateId 1.3.6.1.4.1.19376.1.3.3 / 1.2.250.1.213.1.1.1.55 en N3"),
+    PackInfo("cr-img", "cr-img.sch",
+             "Compte rendu d'imagerie (18748-4), N1 et volet IMG-CR-IMG 2024.01 (N3).",
+             "type CR-IMG ou templateId 1.2.250.1.213.1.1.1.45"),
+    PackInfo("pdf-copy", "pdf-copy.sch",
+             "Section « Copie du document » (FR-Document-PDF-copie) des documents structurés.",
+             "tout document N3"),
+)}
+
+
+def available_packs() -> list[tuple[str, str]]:
+    """(name, description) of every pack, in run order (for ``cdacheck rules`` and docs)."""
+    return [(p.name, p.description) for p in PACKS.values()]
+
+
+def pack_path(name: str) -> Path:
+    """The .sch file of a pack inside the installed package."""
+    info = PACKS[name]
+    return Path(str(importlib.resources.files("cdacheck.schematrons").joinpath(info.file)))
+
+
+def selected_packs(detection: Detection, settings: Settings,
+                   facts: DocumentFacts | None = None) -> list[str]:
+    """The packs to run on a document: ``settings.packs`` when given, else by type and level.
+
+    Model templateIds (when the facts are given) also select their pack, so a volet document
+    whose code is wrong is still checked against its volet, as the kit does.
+    """
+    if settings.packs:
+        return [name for name in PACKS if name in settings.packs]
+    roots = set(facts.template_roots) if facts is not None else set()
+    kind, n3 = detection.doc_type, detection.level == "N3"
+    chosen = ["header"]
+    if kind == "LDL-SES" or T_LDL_SES in roots:
+        chosen.append("ldl-ses")
+    if kind == "PRESCRIPTION" or T_EP_MED_DM in roots:
+        chosen.append("prescription")
+    if kind == "CRO":
+        chosen.append("cro")
+    if n3 and (kind == "CR-BIO" or roots & {T_CR_BIO_IHE, T_CR_BIO_ANS}):
+        chosen.append("cr-bio")
+    if kind == "CR-IMG" or T_CR_IMG in roots:
+        chosen.append("cr-img")
+    if n3:
+        chosen.append("pdf-copy")
+    return chosen
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+@dataclass(frozen=True)
+class PackAssert:
+    """What our registry and docs need about one assert of a pack."""
+
+    pack: str
+    id: str
+    role: str
+    see: str
+    summary: str
+    template: str
+    test: str
+
+    @property
+    def rule_id(self) -> str:
+        return f"SCH/{self.pack}/{self.id}"
+
+
+def _template(el: etree._Element) -> str:
+    """The message with each ``value-of`` shown as « … » (safe for str.format)."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            parts.append("…")
+        parts.append(child.tail or "")
+    text = " ".join("".join(parts).split())
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+@cache
+def pack_asserts(name: str) -> tuple[PackAssert, ...]:
+    """Every assert of a pack, read from its .sch (no Saxon needed)."""
+    root = etree.parse(str(pack_path(name)), etree.XMLParser(resolve_entities=False,
+                                                             no_network=True)).getroot()
+    out = []
+    for el in root.iter(f"{{{SCH_NS}}}assert", f"{{{SCH_NS}}}report"):
+        out.append(PackAssert(
+            pack=name, id=el.get("id", ""), role=el.get("role", ""), see=el.get("see", ""),
+            summary=el.get(f"{{{CDC_NS}}}summary", ""), template=_template(el),
+            test=" ".join(el.get("test", "").split())))
+    return tuple(out)
+
+
+@cache
+def pack_version(name: str) -> str:
+    """The pack's ``cdc:version`` attribute."""
+    root = etree.parse(str(pack_path(name))).getroot()
+    return root.get(f"{{{CDC_NS}}}version", "0")
+
+
+@cache
+def valuesets_info() -> dict[str, object]:
+    """index.json of the generated value sets (kit revision, per-set revision and size)."""
+    path = Path(str(importlib.resources.files("cdacheck.schematrons").joinpath("valuesets/index.json")))
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def spec_for(a: PackAssert) -> RuleSpec:
+    """The registry entry of one assert (severity from @role through the default role map)."""
+    severity = DEFAULT_ROLE_MAP.get(a.role.strip().lower(), Severity.ERROR)
+    return RuleSpec(id=a.rule_id, name=a.id, severity=severity, template=a.template,
+                    summary=a.summary, source=a.see, engine="schematron")
+
+
+def register_pack_rules(registry: Registry) -> None:
+    """Add a RuleSpec for every assert of every pack (called by registry.load_all())."""
+    for name in PACKS:
+        for a in pack_asserts(name):
+            registry.add(spec_for(a))
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class PacksEngine:
+    """Runs the selected packs on each document (DocumentEngine ``packs``)."""
+
+    name = "packs"
+
+    def __init__(self, settings: Settings) -> None:
+        unknown = [p for p in settings.packs if p not in PACKS]
+        if unknown:
+            raise ValueError(f"paquet(s) inconnu(s) : {', '.join(unknown)} "
+                             f"(disponibles : {', '.join(PACKS)})")
+        self.settings = settings
+
+    def _compiled(self, name: str):  # type: ignore[no-untyped-def]
+        from cdacheck.engines.schematron import compile_schematron
+
+        return compile_schematron(pack_path(name), pack_name=name)
+
+    def run(self, doc: ParsedDocument, facts: DocumentFacts, detection: Detection) -> list[Hit]:
+        """Hits of every selected pack; a pack that cannot compile or run becomes INT101/103."""
+        from cdacheck.engines.schematron import R_COMPILE, R_RUN
+        from cdacheck.engines.schematron.runner import xdm_document
+
+        names = selected_packs(detection, self.settings, facts)
+        hits: list[Hit] = []
+        node = None
+        for name in names:
+            try:
+                compiled = self._compiled(name)
+            except Exception as exc:  # a broken pack must not hide the other packs' results
+                hits.append(_internal(R_COMPILE.id, doc, name, exc))
+                continue
+            try:
+                if node is None:  # one Saxon tree for all packs of this document
+                    node = xdm_document(doc)
+                hits.extend(compiled.run(doc, node))
+            except Exception as exc:
+                hits.append(_internal(R_RUN.id, doc, name, exc))
+        return hits
+
+    def warm(self, names: Iterable[str] | None = None) -> None:
+        """Compile packs ahead of the first document (benchmarks, long runs)."""
+        for name in names or PACKS:
+            self._compiled(name)
+
+    def describe(self) -> dict[str, str]:
+        out = {name: pack_version(name) for name in PACKS}
+        kit = valuesets_info().get("kit")
+        out["valuesets"] = f"kit {kit}" if kit else "absent"
+        return out
+
+
+def _internal(rule_id: str, doc: ParsedDocument, pack: str, exc: Exception) -> Hit:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return Hit(rule_id=rule_id, params={"schematron": f"paquet {pack}", "reason": reason},
+               location=doc.location(doc.cda), engine=EngineName.INTERNAL,
+               provenance={"pack": pack})

@@ -1,0 +1,379 @@
+"""ISO Schematron -> XSLT 3.0 stylesheet producing SVRL.
+
+Semantics follow ISO/IEC 19757-3 as the kit's ISO pipeline implements them: every active
+pattern walks the whole document once; within a pattern the first rule whose context
+matches a node fires (rules get decreasing priorities); a fired rule keeps walking into
+attributes and child elements. Lets of the schema, of the patterns and of the active phase
+are global variables; lets of a rule are local to it. ``doc()``, ``document()`` and
+``doc-available()`` read pre-loaded documents first (see runner.py), resolved against the
+schematron file, so value sets are parsed once per process instead of once per document.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from cdacheck.engines.schematron.loader import SCH, XSL, LoadDefect, LoadedSchema, SchematronError
+from cdacheck.engines.schematron.xpath import (
+    CX,
+    avt_escape,
+    rewrite_doc_calls,
+    split_literals,
+    string_literals,
+)
+
+SVRL = "http://purl.oclc.org/dsdl/svrl"
+_S = f"{{{SCH}}}"
+_X = f"{{{XSL}}}"
+_V = f"{{{SVRL}}}"
+DOCS_PARAM = f"{{{CX}}}docs"
+QUERY_BINDINGS = {"xslt": "1.0", "xslt2": "2.0", "xslt3": "3.0"}
+_TEXTUAL = {"emph", "dir", "span"}
+
+
+@dataclass(frozen=True)
+class AssertInfo:
+    """One assert or report of a schematron, as written (after expansion)."""
+
+    pattern: str
+    id: str
+    role: str | None
+    test: str
+    message: str
+    kind: str = "assert"
+    context: str = ""
+    flag: str | None = None
+    has_id: bool = True
+
+
+@dataclass
+class Generated:
+    """The generated stylesheet and what the runner needs to run it."""
+
+    xslt: str
+    asserts: list[AssertInfo]
+    patterns: list[str]
+    doc_refs: list[str] = field(default_factory=list)
+    defects: list[LoadDefect] = field(default_factory=list)
+    title: str = ""
+    schema_version: str = ""
+    phase: str = "#ALL"
+
+
+def assert_hash(pattern: str, test: str) -> str:
+    """A stable short id for an assert without @id: hash of its pattern id and test."""
+    norm = " ".join(test.split())
+    return "h" + hashlib.sha1(f"{pattern}\n{norm}".encode()).hexdigest()[:10]
+
+
+def pattern_key(pattern: etree._Element, index: int) -> str:
+    """The pattern's id, else a positional name (patterns without id exist in the kit)."""
+    return pattern.get("id") or f"pattern-{index + 1}"
+
+
+def message_template(el: etree._Element) -> str:
+    """The assert text with ``<value-of>`` / ``<name>`` shown as ``{...}``, whitespace normalised."""
+    parts: list[str] = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            local = etree.QName(child).localname
+            if child.tag == f"{_S}value-of":
+                parts.append("{" + child.get("select", "") + "}")
+            elif child.tag == f"{_S}name":
+                parts.append("{name(" + child.get("path", ".") + ")}")
+            else:
+                _ = local
+                parts.append(message_template(child))
+        parts.append(child.tail or "")
+    return " ".join("".join(parts).split())
+
+
+def _ns_map(root: etree._Element) -> dict[str, str]:
+    ns: dict[str, str] = {p: u for p, u in root.nsmap.items() if p and u not in (SCH,)}
+    for decl in root.iter(f"{_S}ns"):
+        prefix, uri = decl.get("prefix"), decl.get("uri")
+        if prefix and uri is not None and prefix != "xml":
+            ns[prefix] = uri
+    ns.pop("xml", None)
+    ns.setdefault("xs", "http://www.w3.org/2001/XMLSchema")
+    ns["xsl"] = XSL
+    ns["svrl"] = SVRL
+    ns["cx"] = CX
+    ns.setdefault("map", "http://www.w3.org/2005/xpath-functions/map")
+    return ns
+
+
+def _active_patterns(root: etree._Element, phase: str | None, defects: list[LoadDefect]) -> tuple[str, list[etree._Element], etree._Element | None]:
+    patterns = [p for p in root.findall(f"{_S}pattern") if p.get("abstract") != "true"]
+    wanted = phase or root.get("defaultPhase") or "#ALL"
+    if wanted == "#ALL":
+        return "#ALL", patterns, None
+    phase_el = next((p for p in root.findall(f"{_S}phase") if p.get("id") == wanted), None)
+    if phase_el is None:
+        if phase:
+            raise SchematronError(f"phase inconnue : {phase}")
+        defects.append(LoadDefect("unknown-phase", wanted))
+        return "#ALL", patterns, None
+    ids = {a.get("pattern") for a in phase_el.findall(f"{_S}active")}
+    missing = ids - {p.get("id") for p in patterns}
+    for pid in sorted(i for i in missing if i):
+        defects.append(LoadDefect("phase-pattern-missing", f"{wanted}: {pid}"))
+    return wanted, [p for p in patterns if p.get("id") in ids], phase_el
+
+
+def generate_xslt(loaded: LoadedSchema, phase: str | None = None) -> Generated:
+    """Build the XSLT 3.0 stylesheet (as text) for an expanded schema."""
+    root = loaded.root
+    binding = (root.get("queryBinding") or "xslt").lower()
+    if binding not in QUERY_BINDINGS:
+        raise SchematronError(f"queryBinding non pris en charge : {binding}")
+    defects = list(loaded.defects)
+    version = QUERY_BINDINGS[binding]
+    ns = _ns_map(root)
+    phase_name, active, phase_el = _active_patterns(root, phase, defects)
+    diagnostics = {d.get("id"): d for d in root.iter(f"{_S}diagnostic") if d.get("id")}
+    gen = _Builder(ns, version, loaded.path, diagnostics, defects)
+
+    for child in root:
+        if isinstance(child.tag, str) and child.tag.startswith(_X) and child.tag != f"{_X}template":
+            gen.sheet.append(_xsl_copy(child))
+    for let in root.findall(f"{_S}let"):
+        gen.global_let(let)
+    all_patterns = [p for p in root.findall(f"{_S}pattern") if p.get("abstract") != "true"]
+    keys = {id(p): pattern_key(p, i) for i, p in enumerate(all_patterns)}
+    for p in all_patterns:
+        for let in p.findall(f"{_S}let"):
+            gen.global_let(let)
+    if phase_el is not None:
+        for let in phase_el.findall(f"{_S}let"):
+            gen.global_let(let)
+
+    title = " ".join((root.findtext(f"{_S}title") or "").split())
+    gen.entry(title, root.get("schemaVersion", ""), phase_name,
+              [(keys[id(p)], p.get("name") or " ".join((p.findtext(f"{_S}title") or "").split()))
+               for p in active])
+    for mode, p in enumerate(active):
+        gen.pattern(p, keys[id(p)], f"M{mode}")
+    gen.add_doc_function()
+    text = etree.tostring(gen.sheet, encoding="unicode")
+    return Generated(xslt=text, asserts=gen.asserts, patterns=[keys[id(p)] for p in active],
+                     doc_refs=sorted(gen.doc_refs), defects=defects, title=title,
+                     schema_version=root.get("schemaVersion", ""), phase=phase_name)
+
+
+def _xsl_copy(el: etree._Element) -> etree._Element:
+
+
+    out = copy.deepcopy(el)
+    for node in out.iter():
+        if isinstance(node.tag, str):
+            for attr in ("select", "test", "match", "use"):
+                if node.get(attr):
+                    node.set(attr, rewrite_doc_calls(node.get(attr, "")))
+    return out
+
+
+class _Builder:
+    """Accumulates the stylesheet element by element."""
+
+    def __init__(self, ns: dict[str, str], version: str, path: Path,
+                 diagnostics: dict[str | None, etree._Element], defects: list[LoadDefect]) -> None:
+        self.ns = ns
+        self.version = version
+        self.base = path.as_uri()
+        self.diagnostics = diagnostics
+        self.defects = defects
+        self.asserts: list[AssertInfo] = []
+        self.doc_refs: set[str] = set()
+        self.globals: dict[str, str] = {}
+        self.sheet = etree.Element(f"{_X}stylesheet", nsmap=ns)
+        self.sheet.set("version", "3.0")
+        self.sheet.set("exclude-result-prefixes", " ".join(p for p in ns if p not in ("svrl",)))
+        self.sheet.set("{http://www.w3.org/XML/1998/namespace}base", self.base)
+        out = etree.SubElement(self.sheet, f"{_X}output", method="xml", indent="no", encoding="UTF-8")
+        _ = out
+        param = etree.SubElement(self.sheet, f"{_X}param", name="cx:docs", select="map{}")
+        param.set("as", "map(xs:string, document-node())")
+
+    # ---------------------------------------------------------------- expressions
+
+    def expr(self, text: str) -> str:
+        for lit in string_literals(text):
+            if lit and ("/" in lit or lit.endswith((".xml", ".rdf"))) and len(lit) < 400:
+                self.doc_refs.add(lit)
+        return rewrite_doc_calls(text)
+
+    def global_let(self, let: etree._Element) -> None:
+        name = let.get("name", "")
+        value = let.get("value")
+        if name in self.globals:
+            if self.globals[name] != (value or ""):
+                self.defects.append(LoadDefect("duplicate-let", name))
+            return
+        self.globals[name] = value or ""
+        self.sheet.append(self._variable(let))
+
+    def _variable(self, let: etree._Element) -> etree._Element:
+        var = etree.Element(f"{_X}variable", name=let.get("name", ""))
+        value = let.get("value")
+        if value is not None:
+            var.set("select", self.expr(value))
+        else:
+
+
+            for child in let:
+                var.append(copy.deepcopy(child))
+            var.text = let.text
+        return var
+
+    # ---------------------------------------------------------------- structure
+
+    def entry(self, title: str, schema_version: str, phase: str, patterns: list[tuple[str, str]]) -> None:
+        tpl = etree.SubElement(self.sheet, f"{_X}template", match="/")
+        out = etree.SubElement(tpl, f"{_V}schematron-output", title=avt_escape(title),
+                               schemaVersion=avt_escape(schema_version), phase=avt_escape(phase))
+        for i, (pid, name) in enumerate(patterns):
+            ap = etree.SubElement(out, f"{_V}active-pattern", id=avt_escape(pid))
+            if name:
+                ap.set("name", avt_escape(name))
+            etree.SubElement(out, f"{_X}apply-templates", select="/", mode=f"M{i}")
+
+    def pattern(self, p: etree._Element, pid: str, mode: str) -> None:
+        rules = [r for r in p.findall(f"{_S}rule") if r.get("abstract") != "true" and r.get("context")]
+        walk = "@*|*" if any(_may_match_attribute(r.get("context", "")) for r in rules) else "*"
+        for j, rule in enumerate(rules):
+            self.rule(rule, p, pid, mode, priority=len(rules) - j, walk=walk)
+        default = etree.SubElement(self.sheet, f"{_X}template", match="/|@*|node()", priority="-2", mode=mode)
+        etree.SubElement(default, f"{_X}apply-templates", select=walk, mode=mode)
+
+    def rule(self, rule: etree._Element, p: etree._Element, pid: str, mode: str, priority: int,
+             walk: str) -> None:
+        context = rule.get("context", "")
+        tpl = etree.SubElement(self.sheet, f"{_X}template", match=self.expr(context),
+                               priority=str(priority), mode=mode)
+        if self.version == "1.0":
+            tpl.set("version", "1.0")
+        rule_role = rule.get("role") or p.get("role")
+        for child in rule:
+            if not isinstance(child.tag, str):
+                continue
+            if child.tag == f"{_S}let":
+                tpl.append(self._variable(child))
+            elif child.tag in (f"{_S}assert", f"{_S}report"):
+                self.check(tpl, child, pid, rule_role, rule.get("flag"), context)
+        etree.SubElement(tpl, f"{_X}apply-templates", select=walk, mode=mode)
+
+    def check(self, tpl: etree._Element, el: etree._Element, pid: str, rule_role: str | None,
+              rule_flag: str | None, context: str) -> None:
+        is_assert = el.tag == f"{_S}assert"
+        test = el.get("test", "")
+        aid = el.get("id") or assert_hash(pid, test)
+        role = el.get("role") or rule_role
+        flag = el.get("flag") or rule_flag
+        self.asserts.append(AssertInfo(pattern=pid, id=aid, role=role, test=test,
+                                       message=message_template(el),
+                                       kind="assert" if is_assert else "report",
+                                       context=context, flag=flag, has_id=bool(el.get("id"))))
+        if is_assert:
+            choose = etree.SubElement(tpl, f"{_X}choose")
+            etree.SubElement(choose, f"{_X}when", test=self.expr(test))
+            holder = etree.SubElement(choose, f"{_X}otherwise")
+            svrl = etree.SubElement(holder, f"{_V}failed-assert")
+        else:
+            holder = etree.SubElement(tpl, f"{_X}if", test=self.expr(test))
+            svrl = etree.SubElement(holder, f"{_V}successful-report")
+        svrl.set("test", avt_escape(test))
+        svrl.set("id", avt_escape(aid))
+        if role:
+            svrl.set("role", avt_escape(role))
+        if flag:
+            svrl.set("flag", avt_escape(flag))
+        svrl.set("location", "{path(.)}")
+        svrl.set(f"{{{CX}}}pattern", avt_escape(pid))
+        text = etree.SubElement(svrl, f"{_V}text")
+        self.render(text, el)
+        for diag_id in (el.get("diagnostics") or "").split():
+            diag = self.diagnostics.get(diag_id)
+            if diag is None:
+                self.defects.append(LoadDefect("missing-diagnostic", diag_id))
+                continue
+            ref = etree.SubElement(svrl, f"{_V}diagnostic-reference", diagnostic=avt_escape(diag_id))
+            self.render(ref, diag)
+
+    def render(self, target: etree._Element, el: etree._Element) -> None:
+        """Mixed content of an assert/diagnostic as XSLT instructions."""
+        if el.text:
+            etree.SubElement(target, f"{_X}text").text = el.text
+        for child in el:
+            if isinstance(child.tag, str):
+                if child.tag == f"{_S}value-of":
+                    etree.SubElement(target, f"{_X}value-of", select=self.expr(child.get("select", ".")))
+                elif child.tag == f"{_S}name":
+                    path = child.get("path")
+                    select = f"name({self.expr(path)})" if path else "name(.)"
+                    etree.SubElement(target, f"{_X}value-of", select=select)
+                else:
+                    self.render(target, child)
+            if child.tail:
+                etree.SubElement(target, f"{_X}text").text = child.tail
+
+    def add_doc_function(self) -> None:
+        """cx:doc / cx:document / cx:doc-available: pre-loaded documents first."""
+        base = self.base.replace("'", "''")
+        # Keys of cx:docs are file system paths: Saxon writes file:/x, Python file:///x.
+        key = "replace($abs, '^file:/+', '/')"
+        lookup = (f"let $abs := string(resolve-uri($u, '{base}')), $key := {key} return "
+                  "if (map:contains($cx:docs, $key)) then $cx:docs($key) else doc($abs)")
+        f = etree.SubElement(self.sheet, f"{_X}function", name="cx:doc")
+        f.set("as", "document-node()?")
+        p = etree.SubElement(f, f"{_X}param", name="u")
+        p.set("as", "xs:string?")
+        etree.SubElement(f, f"{_X}sequence", select=f"if (empty($u)) then () else ({lookup})")
+        f = etree.SubElement(self.sheet, f"{_X}function", name="cx:document")
+        f.set("as", "document-node()*")
+        p = etree.SubElement(f, f"{_X}param", name="uris")
+        p.set("as", "item()*")
+        etree.SubElement(f, f"{_X}sequence", select="for $x in $uris return cx:doc(string($x))")
+        f = etree.SubElement(self.sheet, f"{_X}function", name="cx:document")
+        f.set("as", "document-node()*")
+        p = etree.SubElement(f, f"{_X}param", name="uris")
+        p.set("as", "item()*")
+        p = etree.SubElement(f, f"{_X}param", name="base")
+        p.set("as", "node()")
+        etree.SubElement(f, f"{_X}sequence",
+                         select="for $x in $uris return doc(string(resolve-uri(string($x), base-uri($base))))")
+        f = etree.SubElement(self.sheet, f"{_X}function", name="cx:doc-available")
+        f.set("as", "xs:boolean")
+        p = etree.SubElement(f, f"{_X}param", name="u")
+        p.set("as", "xs:string?")
+        etree.SubElement(
+            f, f"{_X}sequence",
+            select=(f"if (empty($u)) then false() else (let $abs := string(resolve-uri($u, '{base}')) "
+                    f"return map:contains($cx:docs, {key}) or doc-available($abs))"))
+
+
+_PREDICATE = re.compile(r"\[[^\[\]]*\]")
+
+
+def _strip_predicates(context: str) -> str:
+    pieces = []
+    for is_lit, piece in split_literals(context):
+        pieces.append("''" if is_lit else piece)
+    text = "".join(pieces)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _PREDICATE.sub("", text)
+    return text
+
+
+def _may_match_attribute(context: str) -> bool:
+    """Whether a rule context can match attribute nodes (then the walk visits attributes)."""
+    bare = _strip_predicates(context)
+    return "@" in bare or "attribute::" in bare or "attribute(" in bare

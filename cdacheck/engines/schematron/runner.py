@@ -1,0 +1,191 @@
+"""Compiling and running schematrons with saxonche, once per process.
+
+One ``PySaxonProcessor`` per process. Each schematron is compiled once, keyed by the
+content of every file it is made of (plus the phase); value-set documents it reads through
+``doc()``/``document()`` are parsed once per process and handed to every transformation as
+a map (``cx:docs``), which is what makes a warm run cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from cdacheck.engines.schematron.compiler import DOCS_PARAM, AssertInfo, Generated, generate_xslt
+from cdacheck.engines.schematron.loader import LoadDefect, SchematronError, load_schema
+from cdacheck.engines.schematron.svrl import SvrlResult, parse_svrl, to_hits
+from cdacheck.inputs.xml import ParsedDocument
+from cdacheck.model import Hit
+
+_LOCK = threading.RLock()
+_PROC: Any = None
+_DOCS: dict[str, tuple[int, int, Any]] = {}  # absolute URI -> (mtime_ns, size, XdmNode)
+_CACHE: dict[tuple[str, str | None], CompiledSchematron] = {}
+_DOC_SUFFIXES = (".xml", ".rdf")
+
+
+def processor() -> Any:
+    """The process-wide saxonche processor (created on first use)."""
+    global _PROC
+    with _LOCK:
+        if _PROC is None:
+            from saxonche import PySaxonProcessor
+
+            _PROC = PySaxonProcessor(license=False)
+        return _PROC
+
+
+def saxon_version() -> str:
+    return str(processor().version)
+
+
+def _load_doc(path: Path) -> Any | None:
+    """A value-set file parsed by Saxon, cached per process (refreshed when it changes)."""
+    uri = path.as_uri()
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    cached = _DOCS.get(uri)
+    if cached is not None and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
+        return cached[2]
+    try:
+        node = processor().parse_xml(xml_file_name=str(path))
+    except Exception:  # an unreadable value set behaves as in the kit: doc() fails at run time
+        return None
+    _DOCS[uri] = (st.st_mtime_ns, st.st_size, node)
+    return node
+
+
+def _reference_targets(base: Path, refs: list[str]) -> tuple[list[Path], list[str]]:
+    """Files referenced by literal paths (a directory literal means all its .xml/.rdf files)."""
+    found: list[Path] = []
+    missing: list[str] = []
+    for ref in refs:
+        if "://" in ref or ref.startswith("#") or any(c in ref for c in "\n\t<>*{}"):
+            continue
+        target = (base.parent / ref).resolve()
+        if ref.endswith("/"):
+            if target.is_dir():
+                found.extend(sorted(p for p in target.iterdir() if p.suffix in _DOC_SUFFIXES and p.is_file()))
+            continue
+        if target.suffix not in _DOC_SUFFIXES:
+            continue
+        if target.is_file():
+            found.append(target)
+        else:
+            missing.append(str(target))
+    return found, missing
+
+
+@dataclass
+class CompiledSchematron:
+    """A schematron compiled to an XSLT executable, ready to run on many documents."""
+
+    path: Path
+    pack: str
+    phase: str
+    digest: str
+    executable: Any
+    generated: Generated
+    compile_ms: float
+    xslt_bytes: int
+    defects: list[LoadDefect] = field(default_factory=list)
+    missing_docs: list[str] = field(default_factory=list)
+    _docs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def asserts(self) -> list[AssertInfo]:
+        return self.generated.asserts
+
+    def add_documents(self, docs: Mapping[str, bytes]) -> None:
+        """Provide documents by absolute path (e.g. a value set the source tree lacks)."""
+        proc = processor()
+        for uri, data in docs.items():
+            self._docs[uri] = proc.parse_xml(xml_text=data.decode("utf-8"), encoding="UTF-8")
+            if uri in self.missing_docs:
+                self.missing_docs.remove(uri)
+        self._set_docs()
+
+    def _set_docs(self) -> None:
+        proc = processor()
+        entries = {proc.make_string_value(uri): node for uri, node in self._docs.items()}
+        self.executable.set_parameter(DOCS_PARAM, proc.make_map(entries))
+
+    def run_svrl(self, doc: ParsedDocument) -> str:
+        """The raw SVRL report for the ClinicalDocument of ``doc``."""
+        return self.run_svrl_node(xdm_document(doc))
+
+    def run_svrl_node(self, node: Any) -> str:
+        with _LOCK:
+            out = self.executable.transform_to_string(xdm_node=node)
+        if out is None:
+            raise SchematronError(f"{self.pack}: la transformation n'a rien produit")
+        return str(out)
+
+    def results(self, doc: ParsedDocument, node: Any | None = None) -> list[SvrlResult]:
+        svrl = self.run_svrl_node(node if node is not None else xdm_document(doc))
+        return parse_svrl(svrl)
+
+    def run(self, doc: ParsedDocument, node: Any | None = None) -> list[Hit]:
+        """Validate one document: a hit per failed assert and per successful report."""
+        return to_hits(self.results(doc, node), self.pack, doc)
+
+
+def xdm_document(doc: ParsedDocument) -> Any:
+    """The ClinicalDocument subtree as a Saxon document (no DOCTYPE, no outer wrapper)."""
+    text = etree.tostring(doc.cda, encoding="unicode")
+    with _LOCK:
+        return processor().parse_xml(xml_text=text, encoding="UTF-8")
+
+
+def compile_schematron(path: Path, phase: str | None = None, pack_name: str | None = None) -> CompiledSchematron:
+    """Compile a schematron (cached per process by the content of its files and the phase)."""
+    path = Path(path).resolve()
+    loaded = load_schema(path)
+    pack = pack_name or path.stem
+    key = (loaded.digest + "|" + pack, phase)
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+        t0 = time.perf_counter()
+        generated = generate_xslt(loaded, phase)
+        proc = processor()
+        xslt = proc.new_xslt30_processor()
+        try:
+            executable = xslt.compile_stylesheet(stylesheet_text=generated.xslt, encoding="UTF-8")
+        except Exception as exc:
+            raise SchematronError(f"{path.name} : compilation XSLT impossible : {_first_line(exc)}") from exc
+        if executable is None:
+            raise SchematronError(f"{path.name} : compilation XSLT impossible")
+        found, missing = _reference_targets(path, generated.doc_refs)
+        compiled = CompiledSchematron(
+            path=path, pack=pack, phase=generated.phase, digest=loaded.digest,
+            executable=executable, generated=generated,
+            compile_ms=(time.perf_counter() - t0) * 1000, xslt_bytes=len(generated.xslt.encode()),
+            defects=list(generated.defects), missing_docs=missing)
+        for target in found:
+            node = _load_doc(target)
+            if node is not None:
+                compiled._docs[str(target)] = node
+        compiled._set_docs()
+        _CACHE[key] = compiled
+        return compiled
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def list_asserts(path: Path, phase: str | None = None) -> list[AssertInfo]:
+    """Every assert and report of a schematron (active phase only), without Saxon."""
+    loaded = load_schema(Path(path))
+    return generate_xslt(loaded, phase).asserts
