@@ -120,6 +120,7 @@ class Submission:
     entries: list[RegistryObject] = field(default_factory=list)
     associations: list[Association] = field(default_factory=list)
     folders: list[RegistryObject] = field(default_factory=list)
+    others: list[RegistryObject] = field(default_factory=list)
 
 
 def _rim(local: str) -> str:
@@ -178,6 +179,8 @@ def read_submission(tree: etree._ElementTree, member: str, subset: str) -> Submi
         elif FOLDER_NODE in pkg.nodes:
             pkg.kind = "Folder"
             sub.folders.append(pkg)
+        else:
+            sub.others.append(pkg)
     for el in root.iter(_rim("Association")):
         sub.associations.append(Association(
             id=el.get("id") or "", type=el.get("associationType") or "",

@@ -77,8 +77,8 @@ class ParsedDocument:
 
     def location(self, element: etree._Element | None = None, xpath: str | None = None) -> Location:
         line = element.sourceline if element is not None else None
-        if element is not None and xpath is None:
-            xpath = self.tree.getpath(element) if element.getroottree() is self.tree else None
+        if element is not None and xpath is None and element.getroottree().getroot() is self.tree.getroot():
+            xpath = self.tree.getpath(element)
         return Location(file=self.source, member=self.member, line=line, xpath=xpath)
 
 
@@ -131,6 +131,7 @@ def parse_xml(data: bytes, source: str, member: str | None, max_bytes: int) -> t
         hits.append(_hit(R_SYNTAX.id, loc, reason="aucun élément racine"))
         return None, hits
     tree = root.getroottree()
+    _drop_entity_references(root)
     docinfo = tree.docinfo
     if not doctype and (docinfo.internalDTD is not None or docinfo.externalDTD is not None):
         hits.append(_hit(R_DOCTYPE.id, loc.model_copy(update={"line": 1}), detail=docinfo.doctype or "DTD"))
@@ -161,6 +162,25 @@ def parse_document(data: bytes, source: str, member: str | None = None,
     if schema_loc:
         hits.append(_hit(R_SCHEMA_LOCATION.id, loc.model_copy(update={"line": cda.sourceline}), value=schema_loc[:200]))
     return ParsedDocument(source=source, member=member, data=data, tree=tree, cda=cda, root_form=form), hits
+
+
+def _drop_entity_references(root: etree._Element) -> None:
+    """Remove the entity references the parser left unexpanded (PRS004 already says so).
+
+    Left in the tree they make libxml2's schema validator and Saxon fail on the document;
+    their tail text is kept, so only the reference itself disappears.
+    """
+    for ent in list(root.iter(etree.Entity)):
+        parent = ent.getparent()
+        if parent is None:
+            continue
+        if ent.tail:
+            prev = ent.getprevious()
+            if prev is not None:
+                prev.tail = (prev.tail or "") + ent.tail
+            else:
+                parent.text = (parent.text or "") + ent.tail
+        parent.remove(ent)
 
 
 def _declared_encoding(data: bytes) -> str | None:
