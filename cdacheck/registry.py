@@ -93,6 +93,7 @@ _RULE_MODULES = (
     "cdacheck.engines.xsd",
     "cdacheck.engines.schematron",
     "cdacheck.checks",
+    "cdacheck.checks.xdm",
     "cdacheck.pipeline",
 )
 

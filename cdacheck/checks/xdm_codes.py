@@ -181,5 +181,6 @@ def _from_json(key: str, path: Path) -> ValueSet | None:
             continue
         system = item.get("codeSystem") or item.get("system") or item.get("scheme")
         codes.setdefault(str(item["code"]), set()).update({str(system)} if system else set())
-        displays.setdefault(str(item["code"]), str(item.get("displayName") or item.get("display") or ""))
+        display = item.get("displayName") or item.get("display") or ""
+        displays.setdefault(str(item["code"]), str(display))
     return ValueSet(name=key, codes=codes, displays=displays)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from cdacheck.checks import xdm_codes as codes
 from cdacheck.checks.xdm_ebrim import RegistryObject
@@ -55,6 +55,7 @@ R_LEGAL = _mismatch("XDM083", "legal-authenticator-mismatch", Severity.WARNING,
                     "legalAuthenticator identifies the document's legal authenticator.",
                     "xdm.md §1.9")
 
+HitFn = Callable[[str, str, object, object], Hit]
 _PRECISION_LEN = {"year": 4, "month": 6, "day": 8, "hour": 10, "minute": 12, "second": 14}
 _SPACES = re.compile(r"\s+")
 
@@ -101,7 +102,7 @@ def cross_check(de: RegistryObject, facts: DocumentFacts, level: str, member: st
     yield from _people(de, facts, hit)
 
 
-def _patient(de: RegistryObject, facts: DocumentFacts, hit) -> Iterator[Hit]:  # type: ignore[no-untyped-def]
+def _patient(de: RegistryObject, facts: DocumentFacts, hit: HitFn) -> Iterator[Hit]:
     value = de.ids.get("patientId")
     meta = parse_cx(value)
     if meta is None:
@@ -116,7 +117,7 @@ def _patient(de: RegistryObject, facts: DocumentFacts, hit) -> Iterator[Hit]:  #
                   " ; ".join(f"{p.extension}^^^&{p.root}&ISO^NH" for p in ins))
 
 
-def _format(de: RegistryObject, facts: DocumentFacts, level: str, hit) -> Iterator[Hit]:  # type: ignore[no-untyped-def]
+def _format(de: RegistryObject, facts: DocumentFacts, level: str, hit: HitFn) -> Iterator[Hit]:
     fmt = de.code("formatCode")
     if fmt is None:
         return
@@ -133,7 +134,7 @@ def _format(de: RegistryObject, facts: DocumentFacts, level: str, hit) -> Iterat
                   "un corps structuré (N3) : formatCode d'un modèle structuré attendu")
 
 
-def _times(de: RegistryObject, facts: DocumentFacts, hit) -> Iterator[Hit]:  # type: ignore[no-untyped-def]
+def _times(de: RegistryObject, facts: DocumentFacts, hit: HitFn) -> Iterator[Hit]:
     pairs: list[tuple[str, str, Timestamp | None]] = [
         (R_CREATION, "creationTime", facts.effective_time)]
     period = facts.service_events[0].period if facts.service_events else None
@@ -168,7 +169,7 @@ def utc_dtm(ts: Timestamp) -> str | None:
 
 
 def _coded(de: RegistryObject, attribute: str, doc_codes: list[Code | None], rule_id: str,
-           hit) -> Iterator[Hit]:  # type: ignore[no-untyped-def]
+           hit: HitFn) -> Iterator[Hit]:
     coded = de.code(attribute)
     present = [c for c in doc_codes if c is not None and c.code]
     if coded is None or not present:
@@ -177,7 +178,7 @@ def _coded(de: RegistryObject, attribute: str, doc_codes: list[Code | None], rul
         yield hit(rule_id, attribute, coded.code, " ; ".join(str(c.code) for c in present))
 
 
-def _people(de: RegistryObject, facts: DocumentFacts, hit) -> Iterator[Hit]:  # type: ignore[no-untyped-def]
+def _people(de: RegistryObject, facts: DocumentFacts, hit: HitFn) -> Iterator[Hit]:
     persons = [p for a in de.authors for p in a.get("authorPerson", []) if p]
     doc_ids = _ids(facts.authors)
     if persons and doc_ids:

@@ -219,8 +219,8 @@ def check_cx(value: str, base: dict[str, str], where: Location) -> Iterator[Hit]
         return
     matricule, _ns, oid, id_type = m.groups()
     if id_type != "NH":
-        yield Hit(rule_id=R_CX.id, params={**base, "value": value,
-                                           "reason": f"type d'identifiant « {id_type} » au lieu de NH"},
+        reason = f"type d'identifiant « {id_type} » au lieu de NH"
+        yield Hit(rule_id=R_CX.id, params={**base, "value": value, "reason": reason},
                   location=where)
     if oid not in codes.INS_OIDS:
         yield Hit(rule_id=R_NOT_INS.id, params={**base, "oid": oid}, location=where)

@@ -31,6 +31,12 @@ R_RUN = rule("INT103", "schematron-run-failed", Severity.ERROR,
              "A dynamic error stopped a schematron on this document (e.g. a value set "
              "the schematron reads is missing); its results for the document are lost.",
              engine="schematron")
+R_CHOSEN = rule("INT104", "kit-volet-version-chosen", Severity.INFO,
+                "Kit : {why} ; {volet} appliqué ({errors} erreur(s)) ; autres versions : {others}.",
+                "Kit mode: the document names its CI-SIS model without a version the kit knows; "
+                "every version of the volet was applied and the one the document conforms to "
+                "best is reported.",
+                engine="schematron")
 
 from cdacheck.engines.schematron.compiler import AssertInfo, assert_hash  # noqa: E402
 from cdacheck.engines.schematron.loader import LoadDefect, SchematronError  # noqa: E402

@@ -22,12 +22,12 @@ from lxml import etree
 
 from cdacheck.config import Settings
 from cdacheck.detect import Detection
-from cdacheck.engines.schematron import R_COMPILE, R_INCOMPLETE, R_RUN
+from cdacheck.engines.schematron import R_CHOSEN, R_COMPILE, R_INCOMPLETE, R_RUN
 from cdacheck.engines.schematron.loader import SchematronError
 from cdacheck.engines.schematron.runner import CompiledSchematron, compile_schematron, saxon_version, xdm_document
 from cdacheck.engines.schematron.svrl import to_hits
 from cdacheck.inputs.xml import ParsedDocument
-from cdacheck.model import DocumentFacts, EngineName, Hit, Location
+from cdacheck.model import DocumentFacts, EngineName, Hit, Location, Severity
 
 PROFILES: tuple[tuple[str, str], ...] = (
     ("IHE", "schematrons/profils/IHE.sch"),
@@ -103,6 +103,7 @@ class KitEngine:
         self.defects: list[KitDefect] = []
         self._sets: dict[Path, _SetState] = {}
         self._jdv_index: dict[str, Path] | None = None
+        self._node: Any = None
         self.volets = self._index_volets()
 
     # ------------------------------------------------------------------ selection
@@ -122,7 +123,16 @@ class KitEngine:
         return out
 
     def select(self, facts: DocumentFacts, detection: Detection) -> tuple[list[Path], str]:
-        """The schematrons for a document and why the volet was (or was not) chosen."""
+        """The schematrons for a document and why the volet was (or was not) chosen.
+
+        When the document names its model but no known version, every version of the
+        volet is a candidate: the last path of the list is then the newest, and
+        :meth:`run` keeps the candidate the document conforms to best (see docs/kit-mode.md).
+        """
+        sets, candidates, why = self._choose(facts, detection)
+        return sets + candidates[-1:], why
+
+    def _choose(self, facts: DocumentFacts, detection: Detection) -> tuple[list[Path], list[Path], str]:
         sets = [self.root / rel for _, rel in PROFILES]
         code = facts.code.code if facts.code else None
         family, version, why = None, None, "aucun modèle CI-SIS reconnu"
@@ -133,22 +143,21 @@ class KitEngine:
                     family, version = fam, tid.extension
                     why = f"templateId {tid.root}" + (f" v{tid.extension}" if tid.extension else "")
             if family is None:
-                why = "document N3 sans templateId de modèle CI-SIS reconnu"
+                why = "document N3 sans templateId de modèle CI-SIS reconnu : profils seuls"
         else:
             why = "document non structuré (N1) : profils seuls"
         if family is None and code in CODE_MODELS:
             family, why = CODE_MODELS[code], f"code {code}"
-        if family is not None:
-            versions = self.volets.get(family, {})
-            if not versions:
-                return sets, f"{why} : aucun schématron {family} dans le kit"
-            chosen = versions.get(version or "") or versions[sorted(versions)[0]]
-            if version and version not in versions:
-                why += f" (version {version} absente du kit : {chosen.stem})"
-            elif not version:
-                why += f" (sans version : la plus ancienne, {chosen.stem})"
-            sets.append(chosen)
-        return sets, why
+        if family is None:
+            return sets, [], why
+        versions = self.volets.get(family, {})
+        if not versions:
+            return sets, [], f"{why} : aucun schématron {family} dans le kit"
+        if version in versions:
+            return sets, [versions[version]], why
+        ordered = [versions[v] for v in sorted(versions)]
+        why += (f" : version {version} inconnue du kit" if version else " : version non indiquée")
+        return sets, ordered, why + ", volet retenu selon la conformité"
 
     # ------------------------------------------------------------------ compiling
 
@@ -210,35 +219,66 @@ class KitEngine:
 
     def run(self, doc: ParsedDocument, facts: DocumentFacts, detection: Detection) -> Iterable[Hit]:
         """Every kit schematron that applies to the document -> hits."""
-        sets, _why = self.select(facts, detection)
-        node: Any = None
+        sets, candidates, why = self._choose(facts, detection)
+        self._node = None
         hits: list[Hit] = []
-        loc = Location(file=doc.source, member=doc.member)
         for path in sets:
+            hits.extend(self._run_set(path, doc))
+        if len(candidates) == 1:
+            hits.extend(self._run_set(candidates[0], doc))
+        elif candidates:
+            hits.extend(self._best_candidate(candidates, doc, why))
+        self._node = None
+        return hits
+
+    def _best_candidate(self, candidates: list[Path], doc: ParsedDocument, why: str) -> list[Hit]:
+        """The hits of the volet version the document conforms to best (fewest errors, newest)."""
+        scored = []
+        for rank, path in enumerate(candidates):
             state = self._compiled(path)
-            if state.compiled is None:
-                hits.append(Hit(rule_id=R_COMPILE.id, engine=EngineName.SCHEMATRON, location=loc,
-                                params={"schematron": path.name, "reason": state.error or "?"},
-                                provenance={"pack": path.stem, "kit": str(self.root)}))
-                continue
-            compiled = state.compiled
-            missing = [d for d in compiled.defects if d.kind in ("missing-include", "unreadable-include")]
-            if missing:
-                hits.append(Hit(rule_id=R_INCOMPLETE.id, engine=EngineName.SCHEMATRON, location=loc,
-                                params={"schematron": path.name,
-                                        "detail": f"{len(missing)} inclusion(s) introuvable(s), "
-                                                  f"dont {missing[0].detail}"},
-                                provenance={"pack": path.stem}))
-            if node is None:
-                node = xdm_document(doc)
-            try:
-                results = compiled.results(doc, node)
-            except Exception as exc:  # a dynamic error in one set must not hide the others
-                hits.append(Hit(rule_id=R_RUN.id, engine=EngineName.SCHEMATRON, location=loc,
-                                params={"schematron": path.name, "reason": str(exc).strip()[:300]},
-                                provenance={"pack": path.stem}))
-                continue
-            hits.extend(to_hits(results, compiled.pack, doc))
+            usable = state.compiled is not None and not _incomplete(state.compiled)
+            hits = self._run_set(path, doc)
+            errors = sum(1 for h in hits if h.rule_id.startswith("SCH/") and self._is_error(h.role))
+            scored.append((not usable, errors, -rank, path, hits))
+        scored.sort(key=lambda t: t[:3])
+        _, errors, _, chosen, hits = scored[0]
+        others = ", ".join(f"{p.stem} : {e} erreur(s)" for u, e, _, p, _ in scored[1:])
+        note = Hit(rule_id=R_CHOSEN.id, engine=EngineName.SCHEMATRON,
+                   location=Location(file=doc.source, member=doc.member),
+                   params={"volet": chosen.stem, "why": why, "errors": errors, "others": others or "-"},
+                   provenance={"pack": chosen.stem})
+        return [note, *hits]
+
+    def _is_error(self, role: str | None) -> bool:
+        severity = self.settings.role_map.get((role or "").lower(), self.settings.role_map.get(""))
+        return severity is not None and severity.at_least(Severity.ERROR)
+
+    def _run_set(self, path: Path, doc: ParsedDocument) -> list[Hit]:
+        state = self._compiled(path)
+        loc = Location(file=doc.source, member=doc.member)
+        if state.compiled is None:
+            return [Hit(rule_id=R_COMPILE.id, engine=EngineName.SCHEMATRON, location=loc,
+                        params={"schematron": path.name, "reason": state.error or "?"},
+                        provenance={"pack": path.stem, "kit": str(self.root)})]
+        compiled = state.compiled
+        hits: list[Hit] = []
+        missing = _incomplete(compiled)
+        if missing:
+            hits.append(Hit(rule_id=R_INCOMPLETE.id, engine=EngineName.SCHEMATRON, location=loc,
+                            params={"schematron": path.name,
+                                    "detail": f"{len(missing)} inclusion(s) introuvable(s), "
+                                              f"dont {missing[0].detail}"},
+                            provenance={"pack": path.stem}))
+        if self._node is None:
+            self._node = xdm_document(doc)
+        try:
+            results = compiled.results(doc, self._node)
+        except Exception as exc:  # a dynamic error in one set must not hide the others
+            hits.append(Hit(rule_id=R_RUN.id, engine=EngineName.SCHEMATRON, location=loc,
+                            params={"schematron": path.name, "reason": str(exc).strip()[:300]},
+                            provenance={"pack": path.stem}))
+            return hits
+        hits.extend(to_hits(results, compiled.pack, doc))
         return hits
 
     def describe(self) -> dict[str, str]:
@@ -304,3 +344,7 @@ def _voc_from_jdv(path: Path, oid: str) -> tuple[bytes, int]:
                          displayName=c.get("displayName", ""), level="0", type="L")
         count += 1
     return etree.tostring(out, xml_declaration=True, encoding="UTF-8"), count
+
+
+def _incomplete(compiled: CompiledSchematron) -> list:
+    return [d for d in compiled.defects if d.kind in ("missing-include", "unreadable-include")]
