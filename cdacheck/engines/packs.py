@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -31,6 +32,9 @@ from cdacheck.detect import (
 from cdacheck.inputs.xml import ParsedDocument
 from cdacheck.model import DocumentFacts, EngineName, Hit, Severity
 from cdacheck.registry import Registry, RuleSpec
+
+if TYPE_CHECKING:
+    from cdacheck.engines.schematron import CompiledSchematron
 
 SCH_NS = "http://purl.oclc.org/dsdl/schematron"
 CDC_NS = "urn:cdacheck:schematron"
@@ -199,11 +203,16 @@ class PacksEngine:
             raise ValueError(f"paquet(s) inconnu(s) : {', '.join(unknown)} "
                              f"(disponibles : {', '.join(PACKS)})")
         self.settings = settings
+        self._packs: dict[str, CompiledSchematron] = {}
 
-    def _compiled(self, name: str):  # type: ignore[no-untyped-def]
-        from cdacheck.engines.schematron import compile_schematron
+    def _compiled(self, name: str) -> CompiledSchematron:
+        # Kept here too: compile_schematron's own cache re-reads the .sch to key it.
+        compiled = self._packs.get(name)
+        if compiled is None:
+            from cdacheck.engines.schematron import compile_schematron
 
-        return compile_schematron(pack_path(name), pack_name=name)
+            compiled = self._packs[name] = compile_schematron(pack_path(name), pack_name=name)
+        return compiled
 
     def run(self, doc: ParsedDocument, facts: DocumentFacts, detection: Detection) -> list[Hit]:
         """Hits of every selected pack; a pack that cannot compile or run becomes INT101/103."""

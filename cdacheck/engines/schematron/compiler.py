@@ -192,6 +192,7 @@ class _Builder:
         self.asserts: list[AssertInfo] = []
         self.doc_refs: set[str] = set()
         self.globals: dict[str, str] = {}
+        self.doc_vars: dict[str, str] = {}
         self.sheet = etree.Element(f"{_X}stylesheet", nsmap=ns)
         self.sheet.set("version", "3.0")
         self.sheet.set("exclude-result-prefixes", " ".join(p for p in ns if p not in ("svrl",)))
@@ -207,7 +208,21 @@ class _Builder:
         for lit in string_literals(text):
             if lit and ("/" in lit or lit.endswith((".xml", ".rdf"))) and len(lit) < 400:
                 self.doc_refs.add(lit)
-        return rewrite_doc_calls(text)
+        rewritten = rewrite_doc_calls(text)
+        if "cx:doc" in rewritten:
+            # doc('literal') is read once per transformation through a global variable,
+            # instead of once per node the pattern or test is evaluated on.
+            rewritten = _LITERAL_DOC.sub(self._doc_variable, rewritten)
+        return rewritten
+
+    def _doc_variable(self, m: re.Match[str]) -> str:
+        literal = m.group(2)
+        name = self.doc_vars.get(literal)
+        if name is None:
+            name = f"cx:doc{len(self.doc_vars) + 1}"
+            self.doc_vars[literal] = name
+            etree.SubElement(self.sheet, f"{_X}variable", name=name, select=f"cx:{m.group(1)}({literal})")
+        return "$" + name
 
     def global_let(self, let: etree._Element) -> None:
         name = let.get("name", "")
@@ -358,6 +373,7 @@ class _Builder:
                     f"return map:contains($cx:docs, {key}) or doc-available($abs))"))
 
 
+_LITERAL_DOC = re.compile(r"""cx:(doc|document)\(\s*('[^']*'|"[^"]*")\s*\)""")
 _PREDICATE = re.compile(r"\[[^\[\]]*\]")
 
 

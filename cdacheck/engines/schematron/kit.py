@@ -104,6 +104,7 @@ class KitEngine:
         self._sets: dict[Path, _SetState] = {}
         self._jdv_index: dict[str, Path] | None = None
         self._node: Any = None
+        self.last_applied: list[str] = []  # schematrons applied to the last document (tests, bench)
         self.volets = self._index_volets()
 
     # ------------------------------------------------------------------ selection
@@ -225,10 +226,14 @@ class KitEngine:
         for path in sets:
             hits.extend(self._run_set(path, doc))
         if len(candidates) == 1:
+            sets = [*sets, candidates[0]]
             hits.extend(self._run_set(candidates[0], doc))
         elif candidates:
-            hits.extend(self._best_candidate(candidates, doc, why))
+            best = self._best_candidate(candidates, doc, why)
+            sets = [*sets, *(c for c in candidates if c.stem == best[0].params["volet"])]
+            hits.extend(best)
         self._node = None
+        self.last_applied = [p.stem for p in sets]
         return hits
 
     def _best_candidate(self, candidates: list[Path], doc: ParsedDocument, why: str) -> list[Hit]:
