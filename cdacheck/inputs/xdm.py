@@ -137,8 +137,17 @@ def open_archive(data: bytes, source: str, limits: XdmLimits | None = None,
         archive.hits.append(_hit(R_NOT_ZIP.id, archive.location(), reason=_reason(exc)))
         return archive
     with zf:
-        _read_members(zf, infos, archive, limits)
+        try:
+            _read_members(zf, infos, archive, limits)
+        except Exception as exc:  # last guard: a hostile archive is a finding, never a crash
+            archive.readable = False
+            archive.hits.append(_hit(R_NOT_ZIP.id, archive.location(), reason=_reason(exc)))
     return archive
+
+
+def _is_dir(info: zipfile.ZipInfo) -> bool:
+    # ZipInfo.is_dir() raises IndexError on an empty member name (seen with mutated ZIPs).
+    return info.filename.endswith("/")
 
 
 def _read_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], archive: XdmArchive,
@@ -176,7 +185,7 @@ def _read_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], archive: Xd
         seen.add(name)
         if counts[name] > 1:
             archive.hits.append(_hit(R_DUPLICATE.id, mloc, member=name, count=counts[name]))
-        if info.is_dir():
+        if _is_dir(info):
             archive.directories.append(name)
             continue
         other = folded.get(name.casefold())
@@ -205,7 +214,7 @@ def _read_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], archive: Xd
             archive.hits.append(_hit(R_NESTED.id, mloc, member=name, kind=nested))
         archive.members[name] = XdmMember(name=name, data=payload,
                                           compressed_size=info.compress_size, line=index)
-    if not any(not i.is_dir() for i in infos):
+    if not any(not _is_dir(i) for i in infos):
         archive.hits.append(_hit(R_EMPTY.id, loc))
 
 

@@ -34,7 +34,6 @@ _X = f"{{{XSL}}}"
 _V = f"{{{SVRL}}}"
 DOCS_PARAM = f"{{{CX}}}docs"
 QUERY_BINDINGS = {"xslt": "1.0", "xslt2": "2.0", "xslt3": "3.0"}
-_TEXTUAL = {"emph", "dir", "span"}
 
 
 @dataclass(frozen=True)
@@ -82,13 +81,11 @@ def message_template(el: etree._Element) -> str:
     parts: list[str] = [el.text or ""]
     for child in el:
         if isinstance(child.tag, str):
-            local = etree.QName(child).localname
             if child.tag == f"{_S}value-of":
                 parts.append("{" + child.get("select", "") + "}")
             elif child.tag == f"{_S}name":
                 parts.append("{name(" + child.get("path", ".") + ")}")
             else:
-                _ = local
                 parts.append(message_template(child))
         parts.append(child.tail or "")
     return " ".join("".join(parts).split())
@@ -197,8 +194,7 @@ class _Builder:
         self.sheet.set("version", "3.0")
         self.sheet.set("exclude-result-prefixes", " ".join(p for p in ns if p not in ("svrl",)))
         self.sheet.set("{http://www.w3.org/XML/1998/namespace}base", self.base)
-        out = etree.SubElement(self.sheet, f"{_X}output", method="xml", indent="no", encoding="UTF-8")
-        _ = out
+        etree.SubElement(self.sheet, f"{_X}output", method="xml", indent="no", encoding="UTF-8")
         param = etree.SubElement(self.sheet, f"{_X}param", name="cx:docs", select="map{}")
         param.set("as", "map(xs:string, document-node())")
 

@@ -237,14 +237,14 @@ class KitEngine:
         return hits
 
     def _best_candidate(self, candidates: list[Path], doc: ParsedDocument, why: str) -> list[Hit]:
-        """The hits of the volet version the document conforms to best (fewest errors, newest)."""
+        """The hits of the volet version the document conforms to best (fewest errors, then oldest)."""
         scored = []
         for rank, path in enumerate(candidates):
             state = self._compiled(path)
             usable = state.compiled is not None and not _incomplete(state.compiled)
             hits = self._run_set(path, doc)
             errors = sum(1 for h in hits if h.rule_id.startswith("SCH/") and self._is_error(h.role))
-            scored.append((not usable, errors, -rank, path, hits))
+            scored.append((not usable, errors, rank, path, hits))
         scored.sort(key=lambda t: t[:3])
         _, errors, _, chosen, hits = scored[0]
         others = ", ".join(f"{p.stem} : {e} erreur(s)" for u, e, _, p, _ in scored[1:])

@@ -1,0 +1,123 @@
+"""Kit mode benchmark: compile time per schematron, warm per-document time on the kit corpus,
+side by side with the official pipeline's recorded wall time (oracle ``wall_ms``).
+
+    python bench/bench_kit.py [--kit DIR] [--oracle DIR] [--passes 3] [--json out.json]
+
+One process: every schematron is compiled once (timed), then the corpus is run ``passes``
+times; the per-document figure is the median over the warm passes (2..n) of each document,
+then the median over documents. Per-schematron warm times are reported too (StrucMin target:
+under 200 ms per document).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cdacheck.config import Settings  # noqa: E402
+from cdacheck.detect import detect  # noqa: E402
+from cdacheck.engines.schematron.kit import KitEngine  # noqa: E402
+from cdacheck.engines.schematron.runner import xdm_document  # noqa: E402
+from cdacheck.facts import extract_facts  # noqa: E402
+from cdacheck.inputs.xml import parse_document  # noqa: E402
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kit", type=Path, default=ROOT.parent / "shared" / "cisis-kit")
+    ap.add_argument("--oracle", type=Path, default=ROOT.parent / "shared" / "oracle")
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    engine = KitEngine(Settings(kit=args.kit))
+    docs = []
+    for path in sorted((args.kit / "ExemplesCDA").glob("*.xml")):
+        doc, _ = parse_document(path.read_bytes(), str(path))
+        if doc is not None:
+            facts = extract_facts(doc)
+            docs.append((path, doc, facts, detect(facts)))
+
+    # Compile every schematron the corpus needs, timed one by one.
+    needed: dict[Path, None] = {}
+    for _, _, facts, det in docs:
+        sets, candidates, _why = engine._choose(facts, det)
+        for p in [*sets, *candidates]:
+            needed[p] = None
+    compile_ms: dict[str, float] = {}
+    for p in needed:
+        t = time.perf_counter()
+        state = engine._compiled(p)
+        compile_ms[p.stem] = (time.perf_counter() - t) * 1000
+        if state.compiled is not None:
+            compile_ms[p.stem] = state.compiled.compile_ms
+    setup_s = time.perf_counter() - t0
+
+    per_doc: dict[str, list[float]] = defaultdict(list)
+    per_set: dict[str, list[float]] = defaultdict(list)
+    for rep in range(args.passes):
+        for path, doc, facts, det in docs:
+            t = time.perf_counter()
+            list(engine.run(doc, facts, det))
+            per_doc[path.stem].append((time.perf_counter() - t) * 1000)
+            if rep == args.passes - 1:  # one extra timed pass per schematron, warm
+                node = xdm_document(doc)
+                for stem in engine.last_applied:
+                    p = next(q for q in needed if q.stem == stem)
+                    compiled = engine._compiled(p).compiled
+                    if compiled is not None:
+                        t = time.perf_counter()
+                        compiled.results(doc, node)
+                        per_set[stem if not stem.startswith("CI-SIS_") or "Modele" in stem else "volet"].append(
+                            (time.perf_counter() - t) * 1000)
+    warm = [statistics.median(v[1:] if len(v) > 1 else v) for v in per_doc.values()]
+    cold = [v[0] for v in per_doc.values()]
+
+    official = {}
+    oracle_file = args.oracle / "official-verdicts.json"
+    if oracle_file.is_file():
+        for ex in json.loads(oracle_file.read_text(encoding="utf-8"))["examples"]:
+            official[Path(ex["file"]).stem] = ex["wall_ms"]
+    ratios = [official[k] / statistics.median(v[1:] or v) for k, v in per_doc.items() if k in official]
+
+    print(f"documents: {len(docs)}; schematrons compiled: {len(compile_ms)}; setup {setup_s:.1f} s")
+    print("\ncompile ms per schematron (largest first):")
+    for name, ms in sorted(compile_ms.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {name:45} {ms:9.0f}")
+    others = [ms for name, ms in compile_ms.items() if name.startswith("CI-SIS_") and "Modele" not in name]
+    if others:
+        print(f"  volets: median {statistics.median(others):.0f} ms, total {sum(others) / 1000:.1f} s")
+    print(f"\nper document, all kit schematrons: warm median {statistics.median(warm):.0f} ms "
+          f"(p90 {_p(warm, 0.9):.0f}), first pass median {statistics.median(cold):.0f} ms")
+    print("per schematron, warm ms/doc median (p90):")
+    for name, values in sorted(per_set.items()):
+        print(f"  {name:45} {statistics.median(values):7.1f} ({_p(values, 0.9):.1f})")
+    if official:
+        print(f"\nofficial pipeline wall_ms per document: median {statistics.median(official.values()):.0f} ms")
+        print(f"speed-up per document (official / cdacheck warm): median {statistics.median(ratios):.0f}x, "
+              f"min {min(ratios):.0f}x")
+        ours_total = sum(statistics.median(v[1:] or v) for k, v in per_doc.items() if k in official)
+        print(f"whole corpus: official {sum(official.values()) / 1000:.0f} s, cdacheck warm "
+              f"{ours_total / 1000:.1f} s ({sum(official.values()) / ours_total:.0f}x)")
+    if args.json:
+        args.json.write_text(json.dumps({"compile_ms": compile_ms, "per_doc_ms": per_doc,
+                                         "per_set_ms": per_set, "official_wall_ms": official}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
