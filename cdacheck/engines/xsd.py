@@ -10,7 +10,6 @@ what was found; the raw libxml2 message stays in the provenance.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import threading
@@ -127,8 +126,11 @@ class XsdEngine:
 
 
 def validate(schema: etree.XMLSchema, element: etree._Element) -> list[tuple[int | None, str | None, str]]:
-    """Validate an element subtree: ``(line, libxml2 path, raw message)`` per error."""
-    element = _without_entity_refs(element)
+    """Validate an element subtree: ``(line, libxml2 path, raw message)`` per error.
+
+    Unexpanded entity references, which crash libxml2's validator, are already removed by
+    cdacheck.inputs.xml.parse_xml.
+    """
     if schema.validate(element):
         return []
     out = []
@@ -136,28 +138,6 @@ def validate(schema: etree.XMLSchema, element: etree._Element) -> list[tuple[int
         if err.level_name in ("ERROR", "FATAL"):
             out.append((err.line or None, err.path or None, err.message.strip()))
     return out
-
-
-def _without_entity_refs(element: etree._Element) -> etree._Element:
-    """The subtree itself, or a copy without unexpanded entity references.
-
-    The hardened parser never expands entities (PRS004 reports the DOCTYPE); libxml2's
-    validator fails with an internal error on the reference nodes left in the tree, so a
-    copy without them is validated instead (lines are kept).
-    """
-    if next(element.iter(etree.Entity), None) is None:
-        return element
-    clone = copy.deepcopy(element)
-    for ref in list(clone.iter(etree.Entity)):
-        parent = ref.getparent()
-        if ref.tail:
-            prev = ref.getprevious()
-            if prev is not None:
-                prev.tail = (prev.tail or "") + ref.tail
-            else:
-                parent.text = (parent.text or "") + ref.tail
-        parent.remove(ref)
-    return clone
 
 
 def _cda_path(doc: ParsedDocument) -> str:
