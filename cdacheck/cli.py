@@ -22,7 +22,7 @@ from cdacheck.registry import load_all
 from cdacheck.reporters import render
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
-SUBCOMMANDS = ("check", "rules", "version")
+SUBCOMMANDS = ("check", "rules", "version", "xdm")
 _SEVERITIES = [s.value for s in Severity]
 
 
@@ -146,10 +146,65 @@ def _fail(message: str) -> None:
     raise _Exit(EXIT_TOOL)
 
 
-_COMMANDS = {"check": check_command, "rules": rules_command, "version": version_command}
+# ------------------------------------------------------------------ xdm build (issue 15)
+
+@click.group("xdm", context_settings={"help_option_names": ["-h", "--help"]})
+def xdm_group() -> None:
+    """IHE XDM archives: build one from CDA documents."""
+
+
+@xdm_group.command("build")
+@click.argument("documents", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The archive to write (IHE_XDM.ZIP); written atomically, never over an input.")
+@click.option("--env", type=click.Choice(["production", "test"]), default=None,
+              help="As for check; test also allows the example source OID 2.999.1.")
+@click.option("--source-oid", default=None,
+              help="OID of the sending system: sourceId, root of the submission uniqueId.")
+@click.option("--submission-time", default=None,
+              help="submissionTime (YYYYMMDDhhmmss UTC, +hhmm offset or ISO 8601) [default: now].")
+@click.option("--unique-id", default=None, help="SubmissionSet uniqueId [default: derived].")
+@click.option("--recipient", "recipients", multiple=True,
+              help="intendedRecipient: an e-mail address or XON|XCN|XTN (repeatable).")
+@click.option("--content-type", default=None,
+              help="contentTypeCode code^display^OID [default: from the encounter].")
+@click.option("--folder", default=None, help="Also put the documents in a Folder with this title.")
+@click.option("--title", default=None, help="Title of the submission set.")
+@click.option("--force", is_flag=True,
+              help="Build despite refusals; the findings go to OUTPUT.findings.json.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="What is printed on standard output.")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Configuration file (cdacheck.toml or pyproject.toml).")
+def xdm_build_command(documents: tuple[str, ...], output: Path, env: str | None,
+                      source_oid: str | None, submission_time: str | None,
+                      unique_id: str | None, recipients: tuple[str, ...],
+                      content_type: str | None, folder: str | None, title: str | None,
+                      force: bool, fmt: str, config: Path | None) -> None:
+    """Build an IHE XDM archive (IHE_XDM.ZIP) from CDA documents."""
+    from cdacheck.xdm import BuildError, BuildOptions, build
+    from cdacheck.xdm.report import render_build
+
+    try:
+        settings = load_settings(config, {"env": env} if env else {})
+        options = BuildOptions(source_oid=source_oid, submission_time=submission_time,
+                               unique_id=unique_id, recipients=recipients, folder=folder,
+                               content_type=content_type, title=title, force=force)
+        result = build(list(documents), output, settings=settings, options=options)
+    except (ConfigError, BuildError, ToolError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"impossible d'écrire {output} : {exc.strerror or exc}")
+    _emit(render_build(result, fmt), None)
+    raise _Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+_COMMANDS = {"check": check_command, "rules": rules_command, "version": version_command,
+             "xdm": xdm_group}
 _TOP_HELP = """Usage: cdacheck [OPTIONS] PATH...
        cdacheck rules [--format text|json] [--family FAM]
        cdacheck version
+       cdacheck xdm build DOC.xml... -o IHE_XDM.ZIP
 
 Validate French CDA R2 documents and IHE XDM archives (XSD, CI-SIS rules, INS, level,
 document type) and say which Ségur indicator each document feeds.

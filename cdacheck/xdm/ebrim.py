@@ -178,3 +178,12 @@ def metadata_xml(ss: SubmissionMetadata, entries: list[EntryMetadata],
             link = _has_member(objects, fd_id, de_id, status=False)
             _has_member(objects, ss_id, link, status=False)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def association_ids(xml: bytes) -> set[str]:
+    """The ids of the Associations of a METADATA.XML written here (for the self-check)."""
+    if not xml:
+        return set()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.fromstring(xml, parser)
+    return {el.get("id") or "" for el in root.iter(f"{{{RIM}}}Association")}
