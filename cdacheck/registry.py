@@ -95,6 +95,7 @@ _RULE_MODULES = (
     "cdacheck.checks",
     "cdacheck.checks.xdm",
     "cdacheck.pipeline",
+    "cdacheck.xdm.builder",
 )
 
 

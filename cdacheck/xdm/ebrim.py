@@ -177,7 +177,7 @@ def metadata_xml(ss: SubmissionMetadata, entries: list[EntryMetadata],
         for de_id in de_ids:
             link = _has_member(objects, fd_id, de_id, status=False)
             _has_member(objects, ss_id, link, status=False)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
 def association_ids(xml: bytes) -> set[str]:

@@ -145,7 +145,10 @@ def _id_type(ident: Identifier) -> tuple[str, str]:
     return "U", "RI"
 
 
-def xcn(person: Participant | None, device: tuple[str | None, str | None] | None = None) -> str | None:
+Device = tuple[str | None, str | None]
+
+
+def xcn(person: Participant | None, device: Device | None = None) -> str | None:
     """``id^family^given^^^^^^&root&ISO^D^^^IDNPS`` from a participant's first id and name."""
     if person is None:
         return None
@@ -159,7 +162,7 @@ def xcn(person: Participant | None, device: tuple[str | None, str | None] | None
 
 
 def xon(person: Participant) -> str | None:
-    """``name^^^^^&root&ISO^IDNST^^^id`` from the represented organization (xds-value-sets §7.2)."""
+    """``name^^^^^&root&ISO^IDNST^^^id`` of the represented organization (xds-value-sets §7.2)."""
     ident = next((i for i in person.organization_ids if i.extension and i.root), None)
     name = escape_v2(person.organization_name)
     if ident is None:
@@ -193,8 +196,10 @@ def _authors(facts: DocumentFacts, cda: etree._Element | None) -> tuple[Author, 
     return tuple(a for a in out if a.person)
 
 
-def _device(author: etree._Element | None) -> tuple[str | None, str | None] | None:
-    dev = author.find("h:assignedAuthor/h:assignedAuthoringDevice", _N) if author is not None else None
+def _device(author: etree._Element | None) -> Device | None:
+    if author is None:
+        return None
+    dev = author.find("h:assignedAuthor/h:assignedAuthoringDevice", _N)
     if dev is None:
         return None
     model = dev.find("h:manufacturerModelName", _N)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cdacheck.model import Finding, Severity
-from cdacheck.xdm.build import BuildResult
+from cdacheck.xdm.builder import BuildResult
 
 _LABELS = {Severity.FATAL: "fatal", Severity.ERROR: "erreur", Severity.WARNING: "alerte",
            Severity.INFO: "info"}
@@ -28,8 +28,8 @@ def render_build(result: BuildResult, fmt: str = "text") -> str:
         out.append(f"{target} : archive IHE XDM {verdict} · {len(result.entries)} document(s)")
         if result.submission is not None:
             s = result.submission
-            out.append(f"  lot {s.unique_id} · source {s.source_id} · patient {s.patient_id or 'aucun'} · "
-                       f"soumis le {s.submission_time} (UTC)")
+            out.append(f"  lot {s.unique_id} · source {s.source_id} · "
+                       f"patient {s.patient_id or 'aucun'} · soumis le {s.submission_time} (UTC)")
         for e in result.entries:
             out.append(f"  IHE_XDM/SUBSET01/{e.uri} ← {e.unique_id} « {e.title or ''} »")
     else:
@@ -43,5 +43,6 @@ def render_build(result: BuildResult, fmt: str = "text") -> str:
     if result.findings_file is not None:
         out.append(f"  --force : constats écrits dans {result.findings_file}")
     elif result.refusals:
-        out.append("  (--force construit l'archive malgré ces refus et écrit les constats à côté)")
+        out.append("  (--force construit l'archive malgré ces refus et écrit les constats "
+                   "à côté)")
     return "\n".join(out) + "\n"

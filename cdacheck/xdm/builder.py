@@ -41,6 +41,7 @@ from cdacheck.model import (
     EngineName,
     Finding,
     Hit,
+    JsonScalar,
     Location,
     RunReport,
     Severity,
@@ -74,7 +75,8 @@ R_NO_INS = rule("XDM202", "build-no-ins", Severity.ERROR,
 R_NOT_CDA = rule("XDM203", "build-input-not-cda", Severity.ERROR,
                  "L'entrée {file} n'est pas un document CDA lisible ({reason}) : elle ne peut "
                  "pas être mise dans l'archive.",
-                 "Every input of cdacheck xdm build is one readable CDA document.")
+                 "Every input of cdacheck xdm build is one readable CDA document.",
+                 source="xdm.md §1.2 L4-L5")
 R_UNDERIVABLE = rule("XDM204", "build-metadata-underivable", Severity.ERROR,
                      "Pour le document {file}, {attribute} ne peut pas être déduit de "
                      "l'en-tête ({reason}).",
@@ -84,11 +86,12 @@ R_REJECTED = rule("XDM205", "build-archive-rejected", Severity.ERROR,
                   "L'archive produite ne passe pas la vérification de cdacheck ({rules}) : "
                   "elle serait rejetée.",
                   "The archive built is checked by cdacheck's own XDM checks before it is "
-                  "written; an error there stops the build.")
+                  "written; an error there stops the build.", source="xdm.md §1.2-§1.9")
 R_DUPLICATE = rule("XDM206", "build-duplicate-document", Severity.ERROR,
                    "{file} et {other} portent le même identifiant de document « {unique_id} » "
                    "(ClinicalDocument/id) : uniqueId doit être unique.",
-                   "Two inputs with the same ClinicalDocument/id (uniqueId is unique).")
+                   "Two inputs with the same ClinicalDocument/id (uniqueId is unique).",
+                   source="xdm.md §1.9 (XDM052)")
 
 
 class BuildError(Exception):
@@ -226,8 +229,8 @@ def submission_unique_id(oid: str, time: str, docs: list[_Doc], options: BuildOp
 # ------------------------------------------------------------------------ refusals
 
 
-def _refusal(spec_id: str, file: str | None, **params: object) -> Hit:
-    return Hit(rule_id=spec_id, params={"file": file or "?", **params},  # type: ignore[arg-type]
+def _refusal(spec_id: str, file: str | None, **params: JsonScalar) -> Hit:
+    return Hit(rule_id=spec_id, params={"file": file or "?", **params},
                location=Location(file=file), engine=EngineName.PYTHON)
 
 
@@ -446,7 +449,10 @@ def recipient(value: str) -> str:
                      "valeur XON|XCN|XTN")
 
 
-def build(documents: list[str | Path | bytes] | str | Path | bytes, output: str | Path | None = None,
+Inputs = list[str | Path | bytes] | str | Path | bytes
+
+
+def build(documents: Inputs, output: str | Path | None = None,
           *, settings: Settings | None = None, options: BuildOptions | None = None,
           **overrides: Any) -> BuildResult:
     """Build ``IHE_XDM.ZIP`` from CDA documents; see the module docstring.
@@ -455,7 +461,8 @@ def build(documents: list[str | Path | bytes] | str | Path | bytes, output: str 
     or Settings fields (``env="test"``). ``output=None`` builds in memory (``result.data``).
     Raises :class:`BuildError` for unusable options or output paths.
     """
-    inputs = [documents] if isinstance(documents, (str, Path, bytes, bytearray)) else list(documents)
+    inputs: list[str | Path | bytes] = (
+        [documents] if isinstance(documents, (str, Path, bytes)) else list(documents))
     if not inputs:
         raise BuildError("aucun document à mettre dans l'archive")
     opt_fields = set(BuildOptions.__dataclass_fields__)
