@@ -496,3 +496,15 @@ def test_refuses_type_code_without_class_row() -> None:
     assert "XDM204" in _rules(result) and result.data is None
     messages = [f.message for f in result.refusals if f.rule_id == "XDM204"]
     assert "classCode" in messages[0] and "34876-3" in messages[0]
+
+
+def test_any_input_gives_a_result_never_an_exception() -> None:
+    """Truncated, mangled or foreign inputs: a refusal, never a traceback."""
+    data = _doc("ldl-ses-n1").read_bytes()
+    variants = [data[:n] for n in range(0, len(data), max(1, len(data) // 12))]
+    variants += [b"\x00\xff" * 50, b"PK\x03\x04garbage", data.replace(b"<title>", b"<title>\x01"),
+                 data.replace(b'root="1.2.250.1.213.1.4.10"', b'root=""'),
+                 data.replace(b"<effectiveTime value=\"", b"<effectiveTime value=\"x")]
+    for variant in variants:
+        result = build([variant], None, env="test")
+        assert result.ok or result.refusals

@@ -405,17 +405,24 @@ def _check(runner: Runner, src: Source) -> tuple[DocumentReport, DocumentFacts |
     return runner.check_document(src.data, src.label, pre_hits=src.hits)
 
 
-def _entries(docs: list[_Doc]) -> tuple[list[md.EntryMetadata], list[Hit]]:
-    entries: list[md.EntryMetadata] = []
+def _entries(docs: list[_Doc]) -> tuple[list[tuple[md.EntryMetadata, _Doc]], list[Hit]]:
+    """(DocumentEntry, document) for every readable document, in input order."""
+    entries: list[tuple[md.EntryMetadata, _Doc]] = []
     hits: list[Hit] = []
-    for index, doc in enumerate(d for d in docs if d.facts is not None and d.parsed is not None):
-        assert doc.facts is not None
-        entry = md.document_entry(
-            doc.facts, doc.parsed.cda, doc.report.level, uri=_file_name(index + 1),
-            sha1=hashlib.sha1(doc.data).hexdigest(), size=len(doc.data))  # noqa: S324
+    for doc in docs:
+        if doc.facts is None or doc.parsed is None:
+            continue
+        try:
+            entry = md.document_entry(
+                doc.facts, doc.parsed.cda, doc.report.level, uri=_file_name(len(entries) + 1),
+                sha1=hashlib.sha1(doc.data).hexdigest(), size=len(doc.data))  # noqa: S324
+        except Exception as exc:  # noqa: BLE001 - a header that breaks the mapping is a finding
+            hits.append(_refusal(R_UNDERIVABLE.id, doc.label, attribute="les métadonnées",
+                                 reason=f"erreur interne {type(exc).__name__}: {exc}"[:200]))
+            continue
         for attribute, reason in entry.problems:
             hits.append(_refusal(R_UNDERIVABLE.id, doc.label, attribute=attribute, reason=reason))
-        entries.append(entry)
+        entries.append((entry, doc))
     return entries, hits
 
 
@@ -479,7 +486,8 @@ def build(documents: Inputs, output: str | Path | None = None,
     docs, hits = _read(runner, inputs)
     inputs_report = runner.report([d.report for d in docs])
     hits += _document_refusals(docs, settings.fail_on)
-    entries, underivable = _entries(docs)
+    pairs, underivable = _entries(docs)
+    entries = [e for e, _ in pairs]
     hits += underivable
     result = BuildResult(output=out, written=False, data=None, inputs=inputs_report,
                          entries=entries)
@@ -493,10 +501,9 @@ def build(documents: Inputs, output: str | Path | None = None,
         folder = md.FolderMetadata(unique_id=f"{submission.unique_id}.1", title=options.folder,
                                    patient_id=submission.patient_id,
                                    codes=(submission.content_type,))
-    built = [d for d in docs if d.facts is not None and d.parsed is not None]
     members = [("README.TXT", readme(time, entries)), ("INDEX.HTM", index_htm(entries)),
                (f"{SUBSET}METADATA.XML", ebrim.metadata_xml(submission, entries, folder))]
-    members += [(f"{SUBSET}{e.uri}", d.data) for e, d in zip(entries, built)]
+    members += [(f"{SUBSET}{e.uri}", d.data) for e, d in pairs]
     data = zip_bytes(members, moment)
     label = str(out) if out is not None else "IHE_XDM.ZIP"
     result.archive = _archive_check(runner, data, label, docs)
