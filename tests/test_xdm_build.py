@@ -508,3 +508,23 @@ def test_any_input_gives_a_result_never_an_exception() -> None:
     for variant in variants:
         result = build([variant], None, env="test")
         assert result.ok or result.refusals
+
+
+def test_refuses_values_longer_than_ebrim_allows() -> None:
+    data = _doc("ldl-ses-n1").read_bytes()
+    name = b"Centre hospitalier de test CDACHECK"
+    assert name in data
+    result = build([data.replace(name, b"Centre " * 60)], None, env="test")
+    assert "XDM207" in _rules(result) and result.data is None
+
+
+@pytest.mark.skipif(not os.environ.get("CDACHECK_EBRS_XSD"),
+                    reason="set CDACHECK_EBRS_XSD to the OASIS ebRS 3.0 lcm.xsd (with rim.xsd, "
+                           "rs.xsd and ../w3/xml.xsd next to it) to validate METADATA.XML")
+def test_metadata_is_valid_against_the_ebrs_schema() -> None:
+    schema = etree.XMLSchema(etree.parse(os.environ["CDACHECK_EBRS_XSD"]))
+    for folder in (None, "Dossier"):
+        result = build([_doc("ldl-ses-n1"), _doc("cr-img-n1")], None, env="test", folder=folder,
+                       recipients=("a@test.mssante.fr",), title="Lot")
+        xml = zipfile.ZipFile(io.BytesIO(result.data)).read("IHE_XDM/SUBSET01/METADATA.XML")
+        assert schema.validate(etree.fromstring(xml)), schema.error_log

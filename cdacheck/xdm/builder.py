@@ -92,6 +92,11 @@ R_DUPLICATE = rule("XDM206", "build-duplicate-document", Severity.ERROR,
                    "(ClinicalDocument/id) : uniqueId doit être unique.",
                    "Two inputs with the same ClinicalDocument/id (uniqueId is unique).",
                    source="xdm.md §1.9 (XDM052)")
+R_TOO_LONG = rule("XDM207", "build-value-too-long", Severity.ERROR,
+                  "METADATA.XML : la valeur de {where} fait {length} caractères, au-delà des "
+                  "{limit} permis par ebRIM 3.0 (rim.xsd).",
+                  "A metadata value is longer than the ebRIM 3.0 schema allows (Value 256, "
+                  "Name 1024 characters).", source="ebRIM 3.0 rim.xsd (LongName, FreeFormText)")
 
 
 class BuildError(Exception):
@@ -503,6 +508,9 @@ def build(documents: Inputs, output: str | Path | None = None,
                                    codes=(submission.content_type,))
     members = [("README.TXT", readme(time, entries)), ("INDEX.HTM", index_htm(entries)),
                (f"{SUBSET}METADATA.XML", ebrim.metadata_xml(submission, entries, folder))]
+    for where, length, limit in ebrim.too_long(members[-1][1]):
+        hits.append(Hit(rule_id=R_TOO_LONG.id, params={"where": where, "length": length,
+                                                       "limit": limit}))
     members += [(f"{SUBSET}{e.uri}", d.data) for e, d in pairs]
     data = zip_bytes(members, moment)
     label = str(out) if out is not None else "IHE_XDM.ZIP"

@@ -187,3 +187,27 @@ def association_ids(xml: bytes) -> set[str]:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     root = etree.fromstring(xml, parser)
     return {el.get("id") or "" for el in root.iter(f"{{{RIM}}}Association")}
+
+
+# ebRIM 3.0 (rim.xsd): Value, ExternalIdentifier/@value and @nodeRepresentation are LongName
+# (256 characters), LocalizedString/@value is FreeFormText (1024).
+LONG_NAME, FREE_FORM = 256, 1024
+
+
+def too_long(xml: bytes) -> list[tuple[str, int, int]]:
+    """(where, length, limit) of every value longer than rim.xsd allows."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.fromstring(xml, parser)
+    out = []
+    for el in root.iter(f"{{{RIM}}}Value"):
+        slot = el.getparent().getparent()
+        if len(el.text or "") > LONG_NAME:
+            out.append((f"slot {slot.get('name')}", len(el.text or ""), LONG_NAME))
+    for el in root.iter(f"{{{RIM}}}ExternalIdentifier", f"{{{RIM}}}Classification"):
+        for name in ("value", "nodeRepresentation"):
+            if len(el.get(name) or "") > LONG_NAME:
+                out.append((f"@{name}", len(el.get(name) or ""), LONG_NAME))
+    for el in root.iter(f"{{{RIM}}}LocalizedString"):
+        if len(el.get("value") or "") > FREE_FORM:
+            out.append(("Name", len(el.get("value") or ""), FREE_FORM))
+    return out
