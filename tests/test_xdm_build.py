@@ -197,7 +197,17 @@ def _check_entry(de: etree._Element, data: bytes, member: str) -> None:
     assert Meta.slot(de, "URI") == [member.rsplit("/", 1)[-1]]
     stylesheet = _cda(data).getroottree().getroot().tag.endswith("}stylesheet")
     assert de.get("mimeType") == ("application/xslt+xml" if stylesheet else "text/xml")
-    assert any(v.startswith("PID-3|") for v in Meta.slot(de, "sourcePatientInfo"))
+    info = Meta.slot(de, "sourcePatientInfo")
+    assert f"PID-3|{ins[0][0]}^^^&{ins[0][1]}&ISO^NH" in info
+    patient = "h:recordTarget/h:patientRole/h:patient"
+    birth = _a(cda, f"{patient}/h:birthTime", "value")
+    assert (f"PID-7|{birth}" in info) == bool(birth)
+    assert f"PID-8|{_a(cda, f'{patient}/h:administrativeGenderCode', 'code')}" in info
+    family = cda.xpath(f"{patient}/h:name/h:family[@qualifier='BR']", namespaces=HL7)
+    if family:
+        assert any(v.startswith(f"PID-5|{' '.join(family[0].text.split())}^") for v in info)
+    role = _a(cda, "h:author[1]/h:functionCode", "displayName")
+    assert Meta.slot(author, "authorRole") == ([role] if role else [])
     assert Meta.slot(de, "sourcePatientId")
 
 
