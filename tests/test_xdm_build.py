@@ -383,7 +383,8 @@ def test_submission_time_forms(given: str, utc: str) -> None:
 def test_bad_options_are_build_errors() -> None:
     for kw in ({"source_oid": "not.an.oid"}, {"submission_time": "demain"},
                {"unique_id": "1.2.x"}, {"recipients": ("pas une adresse",)},
-               {"content_type": "07"}):
+               {"content_type": "07"}, {"submission_time": "99991231235959-1400"},
+               {"submission_time": "19700101000000"}):
         with pytest.raises(BuildError):
             build([_doc("ldl-ses-n1")], None, env="test", **kw)
 

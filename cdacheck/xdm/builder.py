@@ -180,7 +180,10 @@ def submission_time(value: str | dt.datetime | None) -> tuple[str, dt.datetime]:
         moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     else:
         moment = _parse_time(value.strip())
-    moment = moment.astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        moment = moment.astimezone(dt.UTC).replace(microsecond=0)
+    except OverflowError as exc:
+        raise BuildError(f"date de soumission {value} hors limites") from exc
     if moment.year < 1980:
         raise BuildError(f"date de soumission {value} antérieure à 1980 (format ZIP)")
     return moment.strftime("%Y%m%d%H%M%S"), moment
