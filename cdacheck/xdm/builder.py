@@ -46,7 +46,7 @@ from cdacheck.model import (
     RunReport,
     Severity,
 )
-from cdacheck.pipeline import Runner
+from cdacheck.pipeline import Runner, runner_for
 from cdacheck.registry import rule
 from cdacheck.xdm import ebrim
 from cdacheck.xdm import metadata as md
@@ -276,11 +276,11 @@ def _file_name(index: int) -> str:
 
 def readme(time: str, entries: list[md.EntryMetadata]) -> bytes:
     lines = [
-        "IHE XDM - Distribute Document Set on Media (ITI-32)",
-        f"Media creator: cdacheck {__version__} (cdacheck xdm build)",
-        "Contact: the sender of this archive (see the author of each document).",
-        f"Created (UTC): {time}",
-        f"Content: IHE_XDM/SUBSET01/ - METADATA.XML and {len(entries)} CDA document(s).",
+        "Support IHE XDM (ITI-32, Distribute Document Set on Media)",
+        f"Créateur du support : cdacheck {__version__} (cdacheck xdm build)",
+        "Contact : l'émetteur de cette archive (voir l'auteur de chaque document).",
+        f"Créé le (UTC) : {time}",
+        f"Contenu : IHE_XDM/SUBSET01/ - METADATA.XML et {len(entries)} document(s) CDA.",
     ]
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
@@ -490,7 +490,7 @@ def build(documents: Inputs, output: str | Path | None = None,
         check_output(out, inputs)
     oid = source_oid(options, settings)
     time, moment = submission_time(options.submission_time)
-    runner = Runner(settings)
+    runner = runner_for(settings)  # engines compiled once per process and settings
     docs, hits = _read(runner, inputs)
     inputs_report = runner.report([d.report for d in docs])
     hits += _document_refusals(docs, settings.fail_on)
