@@ -42,7 +42,7 @@ def render_build(result: BuildResult, fmt: str = "text") -> str:
         out.extend(_line(f) for f in doc.findings if f.severity.at_least(Severity.ERROR))
     if result.findings_file is not None:
         out.append(f"  --force : constats écrits dans {result.findings_file}")
-    elif result.refusals:
+    elif result.refusals and result.entries:
         out.append("  (--force construit l'archive malgré ces refus et écrit les constats "
                    "à côté)")
     return "\n".join(out) + "\n"
