@@ -37,7 +37,8 @@ def test_hook_passes_a_valid_document_and_fails_a_defective_one(precommit: list[
     repo.mkdir()
     _git(repo, "init", "-q")
     shutil.copy(SAMPLES / "ldl-ses-n1.xml", repo / "lettre.xml")
-    shutil.copy(SAMPLES / "ins-absent.xml", repo / "sans-ins.xml")
+    shutil.copy(SAMPLES / "body-both-kinds.xml", repo / "deux-corps.xml")
+    (repo / "cdacheck.toml").write_text('env = "test"\n', encoding="utf-8")  # test identities
     _git(repo, "add", ".")
     env_home = {"PRE_COMMIT_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
                 "HOME": str(tmp_path)}
@@ -47,7 +48,7 @@ def test_hook_passes_a_valid_document_and_fails_a_defective_one(precommit: list[
     assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr[-2000:]
     assert "Passed" in ok.stdout
     bad = subprocess.run([*precommit, "try-repo", str(ROOT), "cdacheck", "--files", "lettre.xml",
-                          "sans-ins.xml"], cwd=repo, capture_output=True, text=True, timeout=900,
+                          "deux-corps.xml"], cwd=repo, capture_output=True, text=True, timeout=900,
                          env={**env_home, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
     assert bad.returncode == 1, bad.stdout[-3000:]
-    assert "Failed" in bad.stdout and "INS" in bad.stdout
+    assert "Failed" in bad.stdout and "SCH/header/hdr-body" in bad.stdout
