@@ -150,6 +150,10 @@ def _patient_traits(patient: etree._Element | None) -> PatientTraits:
     birth = _one(patient, "h:birthTime")
     gender = _one(patient, "h:administrativeGenderCode")
     county = _one(patient, "h:birthplace/h:place/h:addr/h:county")
+    named = {id(e) for e in (fam_br, fam_cl, given_br, given_cl, given_all, county) if e is not None}
+    other = [] if patient is None else [
+        t for e in patient.xpath("h:name//h:*|h:birthplace//h:*", namespaces={"h": "urn:hl7-org:v3"})
+        if id(e) not in named and (t := _text(e))]
     return PatientTraits(
         birth_family_name=_text(fam_br),
         birth_given_names=_text(given_all),
@@ -160,6 +164,7 @@ def _patient_traits(patient: etree._Element | None) -> PatientTraits:
         birth_date=parse_ts(birth.get("value")) if birth is not None else None,
         birth_date_null_flavor=birth.get("nullFlavor") if birth is not None else None,
         birthplace_code=_text(county),
+        other_traits=sorted(set(other)),
     )
 
 

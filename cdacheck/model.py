@@ -11,9 +11,11 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-REPORT_SCHEMA_VERSION = "1.0"
+# The report's JSON contract version; see docs/report-schema.md for what changes it.
+# 2.0: DocumentFacts split into ``identity`` (what identifies the patient) and the rest.
+REPORT_SCHEMA_VERSION = "2.0"
 
 JsonScalar = str | int | float | bool | None
 
@@ -153,6 +155,9 @@ class PatientTraits(Frozen):
     birth_date: Timestamp | None = None
     birth_date_null_flavor: str | None = None
     birthplace_code: str | None = None
+    # Every other text of the patient's names and birthplace (unqualified or repeated parts):
+    # not used by the rules, kept so that redaction can remove them wherever they are quoted.
+    other_traits: list[str] = Field(default_factory=list)
 
 
 class Participant(Frozen):
@@ -202,8 +207,24 @@ class ServiceEvent(Frozen):
     practice_setting: Code | None = None
 
 
+class PatientIdentity(Frozen):
+    """What identifies the patient (``recordTarget``): the identifiers and the traits.
+
+    Kept apart from the other facts so that a report can be shared without it (``--redact``
+    replaces it with pseudonyms).
+    """
+
+    ids: list[PatientIdentifier] = Field(default_factory=list)
+    traits: PatientTraits = Field(default_factory=PatientTraits)
+
+
 class DocumentFacts(Frozen):
-    """Header facts of one CDA document, extracted once and shared by every check."""
+    """Header facts of one CDA document, extracted once and shared by every check.
+
+    ``identity`` holds what identifies the patient; every other field is about the document,
+    its participants and its care. ``patient_ids`` and ``patient`` are read-only shortcuts
+    to ``identity.ids`` and ``identity.traits`` (and accepted as constructor arguments).
+    """
 
     root_form: Literal["ClinicalDocument", "ds:Signature", "xsl:stylesheet"]
     id: Identifier | None = None
@@ -219,13 +240,30 @@ class DocumentFacts(Frozen):
     type_id: Identifier | None = None
     template_ids: list[Identifier] = Field(default_factory=list)
     body: Body
-    patient_ids: list[PatientIdentifier] = Field(default_factory=list)
-    patient: PatientTraits = Field(default_factory=PatientTraits)
+    identity: PatientIdentity = Field(default_factory=PatientIdentity)
     authors: list[Participant] = Field(default_factory=list)
     custodian: Participant | None = None
     legal_authenticator: Participant | None = None
     encounter: Encounter | None = None
     service_events: list[ServiceEvent] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _identity_shortcuts(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("patient_ids" in data or "patient" in data):
+            data = dict(data)
+            ids = data.pop("patient_ids", [])
+            traits = data.pop("patient", None) or PatientTraits()
+            data["identity"] = PatientIdentity(ids=ids, traits=traits)
+        return data
+
+    @property
+    def patient_ids(self) -> list[PatientIdentifier]:
+        return self.identity.ids
+
+    @property
+    def patient(self) -> PatientTraits:
+        return self.identity.traits
 
     @property
     def template_roots(self) -> list[str]:

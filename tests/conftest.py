@@ -47,3 +47,31 @@ def oracle_dir() -> Path:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return SAMPLES
+
+
+# --------------------------------------------------------------------------- report contract
+
+@pytest.fixture(autouse=True, scope="session")
+def _every_report_follows_the_schema():  # type: ignore[no-untyped-def]
+    """Every RunReport any test builds is validated against the shipped JSON Schema."""
+    try:
+        import jsonschema
+    except ImportError:  # the test extra is not installed: nothing to validate with
+        yield
+        return
+    from cdacheck import pipeline
+    from cdacheck.schema import report_schema
+
+    schema = report_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    original = pipeline.Runner.report
+
+    def report(self, items):  # type: ignore[no-untyped-def]
+        result = original(self, items)
+        errors = sorted(validator.iter_errors(result.model_dump(mode="json")), key=str)
+        assert not errors, f"report breaks docs/report.schema.json: {errors[0].message}"
+        return result
+
+    pipeline.Runner.report = report  # type: ignore[method-assign]
+    yield
+    pipeline.Runner.report = original  # type: ignore[method-assign]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cda_builder import minimal_cda
 
-from cdacheck import pipeline
+from cdacheck import model, pipeline
 from cdacheck.cli import main
 
 
@@ -96,11 +96,11 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
 def test_json_report_is_versioned_and_carries_facts(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["--format", "json", "--env", "test", str(doc)])
     report = json.loads(capsys.readouterr().out)
-    assert report["schema_version"] == "1.0"
+    assert report["schema_version"] == model.REPORT_SCHEMA_VERSION
     assert report["tool"]["cdacheck"]
     assert report["settings"]["env"] == "test"
     item = report["items"][0]
-    assert item["facts"]["patient_ids"][0]["id_class"] == "INS-NIR-TEST"
+    assert item["facts"]["identity"]["ids"][0]["id_class"] == "INS-NIR-TEST"
     assert set(report["summary"]) >= {"documents", "by_severity", "failed"}
 
 

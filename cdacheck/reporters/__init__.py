@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cdacheck.model import RunReport
+from cdacheck.reporters import github as github_reporter
+from cdacheck.reporters import html as html_reporter
 from cdacheck.reporters import json as json_reporter
+from cdacheck.reporters import junit as junit_reporter
+from cdacheck.reporters import sarif as sarif_reporter
 from cdacheck.reporters import text as text_reporter
 
 FORMATS: dict[str, Callable[..., str]] = {
     "text": text_reporter.render,
     "json": json_reporter.render,
+    "sarif": sarif_reporter.render,
+    "junit": junit_reporter.render,
+    "github": github_reporter.render,
+    "html": html_reporter.render,
 }
 
 
