@@ -19,7 +19,7 @@ from cdacheck.config import ConfigError, load_settings
 from cdacheck.model import Severity
 from cdacheck.pipeline import Runner, ToolError, tool_versions
 from cdacheck.registry import load_all
-from cdacheck.reporters import render
+from cdacheck.reporters import FORMATS, render
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
 SUBCOMMANDS = ("check", "rules", "version", "xdm")
@@ -33,8 +33,12 @@ class _Exit(Exception):
 
 @click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format (JSON is the versioned RunReport).")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text",
+              show_default=True,
+              help="Output format: text, json (the versioned RunReport), sarif, junit, github, html.")
+@click.option("--redact/--no-redact", default=None,
+              help="Remove patient names, birth date, birthplace and INS (a stable pseudonym "
+                   "stands in) [default: on for html, off otherwise].")
 @click.option("--fail-on", type=click.Choice(_SEVERITIES), default=None,
               help="Lowest severity that makes the exit code 1 [default: error].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -58,7 +62,8 @@ class _Exit(Exception):
 def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: Path | None,
                   quiet: bool, verbose: int, env: str | None, xsd: Path | None, no_xsd: bool,
                   kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
-                  strict: bool | None, max_bytes: int | None, config: Path | None) -> None:
+                  strict: bool | None, max_bytes: int | None, config: Path | None,
+                  redact: bool | None) -> None:
     """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
     overrides: dict[str, Any] = {}
     for key, value in (("fail_on", fail_on), ("env", env), ("xsd", xsd), ("kit", kit),
@@ -87,10 +92,19 @@ def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output:
     except ToolError as exc:
         _fail(str(exc))
     color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    redacting = settings.redact if redact is None else redact
+    if fmt == "html":
+        redacting = True if redact is None else redact
+    if redacting:
+        from cdacheck.redact import redact as redact_report
+
+        report = redact_report(report)
     if fmt == "text":
         text = render(report, "text", verbosity=-1 if quiet else verbose, color=color)
+    elif fmt == "html":
+        text = render(report, "html", redact=False)  # already redacted above when asked
     else:
-        text = render(report, "json")
+        text = render(report, fmt)
     _emit(text, output)
     raise _Exit(EXIT_FINDINGS if report.summary.failed else EXIT_OK)
 

@@ -72,6 +72,9 @@ class Settings(_Model):
     severity: dict[str, Severity] = Field(default_factory=dict)
     disable: tuple[str, ...] = ()
     strict: bool = False
+    # Remove patient identities from every output format (``--redact``); HTML always is
+    # unless ``--no-redact``.
+    redact: bool = False
     indicator: IndicatorPolicy = Field(default_factory=IndicatorPolicy)
     xdm: XdmLimits = Field(default_factory=XdmLimits)
 
