@@ -55,6 +55,8 @@ class XdmLimits(_Model):
     max_total_uncompressed: int = Field(default=512 * 1024 * 1024, ge=1)
     max_member_size: int = Field(default=200 * 1024 * 1024, ge=1)
     max_ratio: float = Field(default=200.0, gt=1)
+    # DocumentEntries checked in one archive (each costs a document validation at most once).
+    max_entries: int = Field(default=1000, ge=1)
 
 
 class Settings(_Model):

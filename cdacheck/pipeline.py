@@ -237,7 +237,8 @@ class Runner:
         documents: list[DocumentReport] = []
         members: list[str] = []
         try:
-            archive = xdm_in.open_archive(data, source, self.settings.xdm, self.settings.strict)
+            archive = xdm_in.open_archive(data, source, self.settings.xdm, self.settings.strict,
+                                          max_size=self.settings.max_bytes)
             members = list(getattr(archive, "names", []) or [])
             archive_hits, documents = xdm_checks.check_archive(archive, self.settings, self._member_checker(source))
             hits.extend(archive_hits)

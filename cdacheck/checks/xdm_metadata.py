@@ -131,7 +131,7 @@ _SS_REQUIRED = ("uniqueId", "entryUUID", "patientId", "sourceId", "submissionTim
                 "contentTypeCode", "authorPerson")
 _SS_R2 = ("authorInstitution", "authorRole", "authorSpecialty", "intendedRecipient")
 _CX_RE = re.compile(r"^([^^]+)\^\^\^([^^]*)&([0-9.]+)&ISO\^([A-Z]+)$")
-_DTM_RE = re.compile(r"^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2})?)?)?)?)?$")
+_DTM_RE = re.compile(r"^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2})?)?)?)?)?$", re.ASCII)
 _HEX40 = re.compile(r"^[0-9A-Fa-f]{40}$")
 _MIME_RE = re.compile(r"^(application|text|image|audio|video|multipart)/[\w.+-]+$")
 _TIMES = ("creationTime", "serviceStartTime", "serviceStopTime")
@@ -291,7 +291,7 @@ def _entry_codes(sub: Submission, source: str, de: RegistryObject) -> Iterator[H
         value = de.slot(attribute)
         if value is None:
             continue
-        ok = _HEX40.match(value) if attribute == "hash" else value.isdigit()
+        ok = _HEX40.match(value) if attribute == "hash" else (value.isascii() and value.isdigit())
         if not ok:
             yield Hit(rule_id=R_HASH_FORM.id,
                       params={**base, "attribute": attribute, "value": value[:80],
