@@ -87,6 +87,7 @@ class _Run:
     reports: list[DocumentReport] = field(default_factory=list)
     validated: dict[str, tuple[DocumentReport, DocumentFacts | None]] = field(default_factory=dict)
     entries: int = 0
+    kinds: dict[str, tuple[str, str]] = field(default_factory=dict)  # member -> member_kind
     referenced: set[str] = field(default_factory=set)
     patients: dict[str, list[str]] = field(default_factory=dict)
     ids: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -220,7 +221,8 @@ def _subset(run: _Run, folder: str, metadata: str | None) -> list[Hit]:
     hits.extend(parse_hits)
     if tree is None:
         return hits
-    sub = read_submission(tree, metadata, folder)
+    sub = read_submission(tree, metadata, folder,
+                          max_entries=max(0, run.settings.xdm.max_entries - run.entries))
     hits.extend(check_submission(sub, run.archive.source))
     if not sub.root_ok:
         return hits
@@ -231,6 +233,7 @@ def _subset(run: _Run, folder: str, metadata: str | None) -> list[Hit]:
         if run.entries > run.settings.xdm.max_entries:
             continue  # counted, reported once by check_archive
         hits.extend(_guard(run, metadata, lambda d=de: _entry(run, sub, d)))
+    run.entries += sub.skipped_entries
     for name in run.archive.names:
         if (name.startswith(folder) and name != metadata and name not in run.referenced
                 and "/" not in name[len(folder):]):
@@ -265,7 +268,8 @@ def _entry(run: _Run, sub: Submission, de: RegistryObject) -> list[Hit]:
         if members.looks_like_cda(data) or mime in members.CDA_MIMES:
             # METADATA.XML says what the entry should be, the content says what it is: only
             # a ClinicalDocument (or a wrapper holding one) is validated as a CDA.
-            kind, what = members.member_kind(data)
+            kind, what = run.kinds.get(resolved.member) or run.kinds.setdefault(
+                resolved.member, members.member_kind(data))
             if kind == "other":
                 hits.append(Hit(rule_id=members.R_NOT_CDA.id, location=where,
                                 params={"member": resolved.member,

@@ -359,7 +359,8 @@ def _scheme(base: dict[str, str], attribute: str, coded: Coded, expected: str,
 
 
 def _associations(sub: Submission, source: str) -> Iterator[Hit]:
-    known = {o.id for o in (*sub.sets, *sub.entries, *sub.folders, *sub.others)}
+    # Entries beyond the cap were counted, not read: they exist, their associations hold.
+    known = {o.id for o in (*sub.sets, *sub.entries, *sub.folders, *sub.others)} | sub.skipped_ids
     members: dict[str, set[str]] = {}
     for assoc in sub.associations:
         missing = [e for e in (assoc.source, assoc.target) if e not in known]
