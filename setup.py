@@ -9,5 +9,6 @@ from setuptools import find_packages, setup
 
 setup(
     packages=[*find_packages(include=["cdacheck", "cdacheck.*"]), "cdacheck.schematrons"],
+    py_modules=["cdacheck_entry"],  # the console script (Ctrl-C during the imports: exit 130)
     package_dir={"cdacheck.schematrons": "schematrons"},
 )

@@ -22,6 +22,7 @@ from cdacheck.registry import load_all
 from cdacheck.reporters import FORMATS, render
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 SUBCOMMANDS = ("check", "rules", "version", "xdm")
 _SEVERITIES = [s.value for s in Severity]
 
@@ -59,11 +60,13 @@ class _Exit(Exception):
               help="Size cap for one document, in bytes.")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Configuration file (cdacheck.toml or pyproject.toml).")
+@click.option("--isolated", is_flag=True,
+              help="Read no configuration file (cdacheck.toml, pyproject.toml).")
 def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: Path | None,
                   quiet: bool, verbose: int, env: str | None, xsd: Path | None, no_xsd: bool,
                   kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
                   strict: bool | None, max_bytes: int | None, config: Path | None,
-                  redact: bool | None) -> None:
+                  isolated: bool, redact: bool | None) -> None:
     """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
     overrides: dict[str, Any] = {}
     for key, value in (("fail_on", fail_on), ("env", env), ("xsd", xsd), ("kit", kit),
@@ -77,7 +80,9 @@ def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output:
     if no_schematron:
         overrides["skip_schematron"] = True
     try:
-        settings = load_settings(config, overrides)
+        if isolated and config is not None:
+            raise ConfigError("--isolated et --config s'excluent")
+        settings = load_settings(config, overrides, discover=not isolated)
     except ConfigError as exc:
         _fail(str(exc))
     if settings.xsd is not None and not settings.xsd.is_file():
@@ -148,11 +153,12 @@ def _emit(text: str, output: Path | None) -> None:
 
 
 def _refuse_overwriting_inputs(output: Path, paths: Sequence[str]) -> None:
-    # cdacheck never modifies its inputs: refuse a report path that is one of them.
-    out = output.resolve()
-    for p in paths:
-        if p != "-" and Path(p).exists() and Path(p).resolve() == out:
-            _fail(f"--output {output} désigne un fichier d'entrée ; cdacheck ne modifie jamais ses entrées")
+    # cdacheck never modifies its inputs: refuse a report path that is one of them (same file).
+    from cdacheck.inputs.outputs import overwritten_input
+
+    found = overwritten_input(output, paths)
+    if found is not None:
+        _fail(f"--output {output} désigne le fichier d'entrée {found} ; cdacheck ne modifie jamais ses entrées")
 
 
 def _fail(message: str) -> None:
@@ -250,14 +256,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_TOOL
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns a Ctrl-C into Abort
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            return _interrupted()
         return EXIT_TOOL
+    except KeyboardInterrupt:
+        return _interrupted()
     except Exception as exc:  # the last guard: a crash is exit 2 with a message, never a traceback
         click.echo(f"cdacheck: erreur interne : {type(exc).__name__}: {exc}", err=True)
         return EXIT_TOOL
     return EXIT_OK
 
 
+def _interrupted() -> int:
+    try:
+        sys.stderr.write("cdacheck: interrompu\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return EXIT_INTERRUPTED
+
+
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: Ctrl-C at any moment is exit code 130, no traceback."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # between two guards (the report being written, say)
+        code = _interrupted()
+    sys.exit(code)

@@ -55,6 +55,8 @@ class XdmLimits(_Model):
     max_total_uncompressed: int = Field(default=512 * 1024 * 1024, ge=1)
     max_member_size: int = Field(default=200 * 1024 * 1024, ge=1)
     max_ratio: float = Field(default=200.0, gt=1)
+    # DocumentEntries checked in one archive (each costs a document validation at most once).
+    max_entries: int = Field(default=1000, ge=1)
 
 
 class Settings(_Model):
@@ -77,6 +79,9 @@ class Settings(_Model):
     redact: bool = False
     indicator: IndicatorPolicy = Field(default_factory=IndicatorPolicy)
     xdm: XdmLimits = Field(default_factory=XdmLimits)
+    # The configuration file these settings were read from (set by load_settings; None when
+    # no file was read), so that every report names it.
+    config_file: str | None = None
 
     def report_dict(self) -> dict[str, Any]:
         """The settings as recorded in a report (JSON-safe)."""
@@ -84,12 +89,33 @@ class Settings(_Model):
 
 
 CONFIG_FILE = "cdacheck.toml"
+# What makes a folder a project root: the search for a configuration stops there.
+ROOT_MARKERS = ("pyproject.toml", ".git", ".hg")
+
+
+def project_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding a project marker, or None."""
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in ROOT_MARKERS):
+            return folder
+    return None
 
 
 def find_config(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
-    """The nearest ``cdacheck.toml`` or ``pyproject.toml`` with ``[tool.cdacheck]``."""
+    """The configuration of the current directory: its own ``cdacheck.toml``, or else the
+    ``cdacheck.toml`` or ``pyproject.toml`` ``[tool.cdacheck]`` of the project root that
+    holds it (the nearest folder with a ``pyproject.toml``, ``.git`` or ``.hg``).
+
+    Nothing above the project root is read, nor anything at all outside a project other
+    than the current directory: a ``cdacheck.toml`` left in a parent folder, a home
+    directory or ``/tmp`` never changes a verdict.
+    """
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    folders = [here]
+    root = project_root(here)
+    if root is not None and root != here:
+        folders.append(root)
+    for folder in folders:
         own = folder / CONFIG_FILE
         if own.is_file():
             return own, _read_toml(own)
@@ -114,14 +140,20 @@ def load_settings(
 ) -> Settings:
     """Build Settings from a config file (explicit, or discovered) and overrides."""
     data: dict[str, Any] = {}
+    used: Path | None = None
     if config is not None:
         raw = _read_toml(config)
         data = raw.get("tool", {}).get("cdacheck", raw) if config.name == "pyproject.toml" else raw
+        used = config
     elif discover:
         found = find_config()
         if found is not None:
-            data = found[1]
+            used, data = found
+    if "config_file" in data:
+        raise ConfigError("config_file: clé réservée (le fichier lu est noté par cdacheck)")
     merged = _merge(data, overrides or {})
+    if used is not None:
+        merged["config_file"] = str(Path(used).resolve())
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

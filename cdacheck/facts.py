@@ -44,7 +44,7 @@ INS_CLASSES: frozenset[str] = frozenset({"INS-NIR", "INS-NIA", "INS-NIR-TEST", "
 
 _TS_RE = re.compile(
     r"^(?P<y>\d{4})(?P<mo>\d{2})?(?P<d>\d{2})?(?P<h>\d{2})?(?P<mi>\d{2})?(?P<s>\d{2})?"
-    r"(?:\.\d{1,4})?(?P<tz>[+-]\d{4})?$"
+    r"(?:\.\d{1,4})?(?P<tz>[+-]\d{4})?$", re.ASCII
 )
 _PRECISIONS = ("year", "month", "day", "hour", "minute", "second")
 
@@ -72,9 +72,12 @@ def parse_ts(raw: str | None) -> Timestamp | None:
         return Timestamp(raw=raw, precision=precision, offset_minutes=offset)  # type: ignore[arg-type]
     utc = None
     if offset is not None:
-        tzinfo = dt.timezone(dt.timedelta(minutes=offset))
-        value = value.replace(tzinfo=tzinfo)
-        utc = value.astimezone(dt.UTC)
+        try:  # an offset beyond ±24 h, or year 1 / 9999 shifted out of range
+            tzinfo = dt.timezone(dt.timedelta(minutes=offset))
+            value = value.replace(tzinfo=tzinfo)
+            utc = value.astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            return Timestamp(raw=raw, precision=precision, offset_minutes=offset)  # type: ignore[arg-type]
     return Timestamp(raw=raw, value=value, precision=precision, offset_minutes=offset, utc=utc)  # type: ignore[arg-type]
 
 

@@ -29,6 +29,7 @@ from cdacheck.inputs.sources import Source, iter_sources
 from cdacheck.inputs.xml import ParsedDocument, parse_document
 from cdacheck.model import (
     ArchiveReport,
+    Body,
     DocumentFacts,
     DocumentReport,
     EngineName,
@@ -151,6 +152,9 @@ class Runner:
                 detection = detect(facts)
             except Exception as exc:
                 hits.append(_crash_hit("l'extraction des données d'en-tête", exc, doc))
+                # One defect never silences the rest: the engines still run, on empty facts.
+                facts = DocumentFacts(root_form=doc.root_form, body=Body(kind="none"))  # type: ignore[arg-type]
+                detection = detect(facts)
         if doc is not None and facts is not None and detection is not None:
             for engine in self.engines:
                 engines_used.append(engine.name)
@@ -237,7 +241,8 @@ class Runner:
         documents: list[DocumentReport] = []
         members: list[str] = []
         try:
-            archive = xdm_in.open_archive(data, source, self.settings.xdm, self.settings.strict)
+            archive = xdm_in.open_archive(data, source, self.settings.xdm, self.settings.strict,
+                                          max_size=self.settings.max_bytes)
             members = list(getattr(archive, "names", []) or [])
             archive_hits, documents = xdm_checks.check_archive(archive, self.settings, self._member_checker(source))
             hits.extend(archive_hits)

@@ -419,7 +419,8 @@ def remove_stale(out_dir: Path, written: list[Path]) -> list[Path]:
     """Delete sample files a previous run wrote and this one did not (renamed samples)."""
     keep = {p.resolve() for p in written}
     stale = [p for p in out_dir.rglob("*") if p.is_file() and p.resolve() not in keep
-             and (p.suffix in (".xml", ".zip") or p.name.endswith(".expected.json"))]
+             and (p.suffix in (".xml", ".zip") or p.name.endswith(".expected.json"))
+             and p.relative_to(out_dir).parts[0] != "hostile"]  # scripts/hostile_cases.py
     for path in stale:
         path.unlink()
     return stale

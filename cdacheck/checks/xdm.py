@@ -60,6 +60,11 @@ R_JUNK = rule("XDM027", "junk-file", Severity.WARNING,
 R_STRAY = rule("XDM028", "file-outside-subset", Severity.INFO,
                "« {member} » est hors de tout dossier de lot et n'est pas lu par les importeurs.",
                "A file directly in IHE_XDM/ or an extra file at the root.")
+R_TOO_MANY_ENTRIES = rule("XDM016", "archive-too-many-entries", Severity.ERROR,
+                          "{count} DocumentEntry dans l'archive, au-delà de la limite de {limit} "
+                          "(réglage xdm.max_entries) : les suivantes ne sont pas vérifiées.",
+                          "More DocumentEntries than the configured cap; the first ones are "
+                          "checked, the rest are only counted.")
 R_CRASH = rule("XDM099", "xdm-check-crashed", Severity.FATAL,
                "Erreur interne pendant la vérification de « {member} » : {error}",
                "A check of the archive failed unexpectedly; the rest of the archive is still "
@@ -80,7 +85,9 @@ class _Run:
     check_document: CheckDocument
     hits: list[Hit] = field(default_factory=list)
     reports: list[DocumentReport] = field(default_factory=list)
-    validated: set[str] = field(default_factory=set)
+    validated: dict[str, tuple[DocumentReport, DocumentFacts | None]] = field(default_factory=dict)
+    entries: int = 0
+    kinds: dict[str, tuple[str, str]] = field(default_factory=dict)  # member -> member_kind
     referenced: set[str] = field(default_factory=set)
     patients: dict[str, list[str]] = field(default_factory=dict)
     ids: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -99,11 +106,21 @@ def check_archive(archive: XdmArchive, settings: Settings,
         run.hits.extend(_guard(run, metadata or subset, lambda s=subset, m=metadata:
                                _subset(run, s, m)))
     run.hits.extend(_guard(run, "(archive)", lambda: _archive_wide(run)))
+    if run.entries > settings.xdm.max_entries:
+        run.hits.append(Hit(rule_id=R_TOO_MANY_ENTRIES.id, location=archive.location(),
+                            params={"count": run.entries, "limit": settings.xdm.max_entries}))
     for name in archive.names:
-        if name in run.validated or name.upper().endswith("METADATA.XML"):
+        if name in run.validated or name in run.referenced or name.upper().endswith("METADATA.XML"):
             continue
         data = archive.members[name].data
-        if members.looks_like_cda(data):
+        if not members.looks_like_cda(data):
+            continue
+        kind, what = members.member_kind(data)
+        if kind == "other":
+            run.hits.append(Hit(rule_id=members.R_NOT_CDA.id, location=archive.location(name),
+                                params={"member": name, "reason": f"son contenu est : {what} ; "
+                                                                  "aucun DocumentEntry ne le décrit"}))
+        else:
             _validate(run, name, data)
     return run.hits, run.reports
 
@@ -204,14 +221,19 @@ def _subset(run: _Run, folder: str, metadata: str | None) -> list[Hit]:
     hits.extend(parse_hits)
     if tree is None:
         return hits
-    sub = read_submission(tree, metadata, folder)
+    sub = read_submission(tree, metadata, folder,
+                          max_entries=max(0, run.settings.xdm.max_entries - run.entries))
     hits.extend(check_submission(sub, run.archive.source))
     if not sub.root_ok:
         return hits
     for obj in (*sub.sets, *sub.entries):
         _remember(run, sub, obj)
     for de in sub.entries:
+        run.entries += 1
+        if run.entries > run.settings.xdm.max_entries:
+            continue  # counted, reported once by check_archive
         hits.extend(_guard(run, metadata, lambda d=de: _entry(run, sub, d)))
+    run.entries += sub.skipped_entries
     for name in run.archive.names:
         if (name.startswith(folder) and name != metadata and name not in run.referenced
                 and "/" not in name[len(folder):]):
@@ -242,9 +264,20 @@ def _entry(run: _Run, sub: Submission, de: RegistryObject) -> list[Hit]:
         run.referenced.add(resolved.member)
         data = run.archive.members[resolved.member].data
         hits.extend(members.check_bytes(de, resolved.member, data, where))
-        if members.looks_like_cda(data) or (de.mime_type or "").lower() in members.CDA_MIMES:
-            report, facts = _validate(run, resolved.member, data)
-            level = report.level
+        mime = (de.mime_type or "").lower()
+        if members.looks_like_cda(data) or mime in members.CDA_MIMES:
+            # METADATA.XML says what the entry should be, the content says what it is: only
+            # a ClinicalDocument (or a wrapper holding one) is validated as a CDA.
+            kind, what = run.kinds.get(resolved.member) or run.kinds.setdefault(
+                resolved.member, members.member_kind(data))
+            if kind == "other":
+                hits.append(Hit(rule_id=members.R_NOT_CDA.id, location=where,
+                                params={"member": resolved.member,
+                                        "reason": f"METADATA.XML le déclare en « {mime or '(absent)'} » "
+                                                  f"mais son contenu est : {what}"}))
+            else:
+                report, facts = _validate(run, resolved.member, data)
+                level = report.level
     if facts is not None:
         hits.extend(cross_check(de, facts, level, resolved.member or "?", where))
     elif type_code is not None:
@@ -256,9 +289,13 @@ def _entry(run: _Run, sub: Submission, de: RegistryObject) -> list[Hit]:
 
 def _validate(run: _Run, member: str,
               data: bytes) -> tuple[DocumentReport, DocumentFacts | None]:
-    run.validated.add(member)
+    """Validate a member once, however many DocumentEntries point at it."""
+    done = run.validated.get(member)
+    if done is not None:
+        return done
     report, facts, _parsed = run.check_document(data, run.archive.source, member)
     run.reports.append(report)
+    run.validated[member] = (report, facts)
     return report, facts
 
 

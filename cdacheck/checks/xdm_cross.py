@@ -143,7 +143,7 @@ def _times(de: RegistryObject, facts: DocumentFacts, hit: HitFn) -> Iterator[Hit
         pairs.append((R_SERVICE, "serviceStopTime", period.high))
     for rule_id, attribute, ts in pairs:
         meta = de.slot(attribute)
-        if not meta or ts is None or not meta.isdigit():
+        if not meta or ts is None or not (meta.isascii() and meta.isdigit()):
             continue
         doc = utc_dtm(ts)
         if doc is None:
@@ -159,10 +159,13 @@ def utc_dtm(ts: Timestamp) -> str | None:
     if value is None:
         digits = re.match(r"\d+", ts.raw or "")
         return digits.group(0)[:14] if digits and ts.offset_minutes is None else None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    elif ts.utc is None and ts.offset_minutes is not None:
-        value = value - dt.timedelta(minutes=ts.offset_minutes)
+    try:  # year 1 or 9999 shifted by its offset leaves datetime's range
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        elif ts.utc is None and ts.offset_minutes is not None:
+            value = value - dt.timedelta(minutes=ts.offset_minutes)
+    except (OverflowError, ValueError):
+        return None
     text = value.strftime("%Y%m%d%H%M%S")
     length = _PRECISION_LEN.get(ts.precision or "second", 14)
     return text[:length]

@@ -121,6 +121,8 @@ class Submission:
     associations: list[Association] = field(default_factory=list)
     folders: list[RegistryObject] = field(default_factory=list)
     others: list[RegistryObject] = field(default_factory=list)
+    skipped_entries: int = 0  # DocumentEntries beyond the cap: counted, not read
+    skipped_ids: set[str] = field(default_factory=set)
 
 
 def _rim(local: str) -> str:
@@ -141,13 +143,23 @@ def _name(el: etree._Element) -> str | None:
     return loc.get("value") if loc is not None else None
 
 
-def read_submission(tree: etree._ElementTree, member: str, subset: str) -> Submission:
-    """Turn a parsed METADATA.XML into a Submission (no rules applied here)."""
+def read_submission(tree: etree._ElementTree, member: str, subset: str,
+                    max_entries: int | None = None) -> Submission:
+    """Turn a parsed METADATA.XML into a Submission (no rules applied here).
+
+    At most ``max_entries`` DocumentEntries are read (the others are only counted, in
+    ``skipped_entries``): each costs several milliseconds of checks, and a 64 MB
+    METADATA.XML can hold 30,000 of them.
+    """
     root = tree.getroot()
     sub = Submission(member=member, subset=subset, root_ok=root.tag == SUBMIT_TAG,
                      root_name=etree.QName(root).localname if isinstance(root.tag, str) else "?")
     objects: dict[str, RegistryObject] = {}
     for el in root.iter(_rim("ExtrinsicObject")):
+        if max_entries is not None and len(sub.entries) >= max_entries:
+            sub.skipped_entries += 1
+            sub.skipped_ids.add(el.get("id") or "")
+            continue
         obj = RegistryObject(kind="DocumentEntry", id=el.get("id") or "", line=el.sourceline,
                              slots=_slots(el), title=_name(el), mime_type=el.get("mimeType"),
                              object_type=el.get("objectType"), status=el.get("status"))

@@ -8,8 +8,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from lxml import etree
+
 from cdacheck.checks.xdm_ebrim import RegistryObject, Submission
 from cdacheck.inputs.xdm import XdmArchive, unsafe_kind
+from cdacheck.inputs.xml import CDA_TAG, DS, XSL, make_parser
 from cdacheck.model import Hit, Location, Severity
 from cdacheck.registry import rule
 
@@ -54,6 +57,12 @@ R_CDA_MIME = rule("XDM068", "cda-mime-type", Severity.ERROR,
                   "A CDA document entry has mimeType text/xml or application/xslt+xml.",
                   source="cisis-facts §A.7")
 
+R_NOT_CDA = rule("XDM069", "member-not-cda", Severity.INFO,
+                 "« {member} » n'est pas vérifié comme document CDA : {reason}.",
+                 "A member that mentions ClinicalDocument or that METADATA.XML declares as XML "
+                 "but whose content is not a CDA document (an XSL display stylesheet, an HTML "
+                 "index, an image) is never validated as a CDA; the finding says why.")
+
 XML_MIMES = ("text/xml", "application/xml", "application/xslt+xml", "application/hl7-v3+xml")
 CDA_MIMES = ("text/xml", "application/xslt+xml")
 
@@ -97,8 +106,11 @@ def check_bytes(de: RegistryObject, member: str, data: bytes, where: Location) -
         yield Hit(rule_id=R_HASH.id, params={**base, "declared": declared_hash, "actual": actual},
                   location=where)
     declared_size = de.slot("size")
-    if declared_size and declared_size.isdigit() and int(declared_size) != len(data):
-        yield Hit(rule_id=R_SIZE.id, params={**base, "declared": int(declared_size),
+    if declared_size and declared_size.isascii() and declared_size.isdigit() and (
+            len(declared_size) > 20 or int(declared_size) != len(data)):
+        # More than 20 digits is no byte count (and int() refuses 4,300 digits and more).
+        shown = declared_size if len(declared_size) <= 40 else declared_size[:40] + "…"
+        yield Hit(rule_id=R_SIZE.id, params={**base, "declared": shown,
                                              "actual": len(data)}, location=where)
     mime = (de.mime_type or "").lower()
     if mime in XML_MIMES:
@@ -129,6 +141,78 @@ def looks_like_cda(data: bytes) -> bool:
     return looks_like_xml(head) and b"ClinicalDocument" in head and b"urn:hl7-org:v3" in head
 
 
+class _Found(Exception):
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+
+class _RootTarget:
+    """Parser target that stops at the root, or for a wrapper root at its ClinicalDocument."""
+
+    def __init__(self) -> None:
+        self.root: str | None = None
+
+    def start(self, tag: str, attrib: object) -> None:
+        if self.root is None:
+            self.root = tag
+            if tag in (f"{{{DS}}}Signature", f"{{{XSL}}}stylesheet", f"{{{XSL}}}transform"):
+                return
+            raise _Found(tag)
+        if tag == CDA_TAG:
+            raise _Found(tag)
+
+    def close(self) -> None:
+        return None
+
+
+def _clark_label(tag: str) -> str:
+    qn = etree.QName(tag)
+    known = {DS: "ds:", XSL: "xsl:", "http://www.w3.org/1999/xhtml": "html:"}
+    prefix = known.get(qn.namespace or "", "")
+    return f"{prefix}{qn.localname}" if prefix or qn.namespace is None else f"{qn.localname} ({qn.namespace})"
+
+
+def member_kind(data: bytes) -> tuple[str, str]:
+    """What a member is, read from its content: ``("cda", root)`` for a ClinicalDocument (or a
+    ds:Signature / xsl:stylesheet holding one), ``("broken", reason)`` for bytes that are
+    not well-formed XML, ``("other", description)`` for anything else.
+
+    The hardened parser is driven with a target that builds no tree and stops at the root
+    (or, for a wrapper, at its ClinicalDocument): cheap, and the same limits as a full parse.
+    """
+    if not looks_like_xml(data):
+        if data.startswith(b"%PDF-"):
+            return "other", "un fichier PDF"
+        if data[:4] in (b"\x89PNG", b"GIF8") or data[:3] == b"\xff\xd8\xff":
+            return "other", "une image"
+        head = data[:512].lower()
+        if b"<html" in head or b"<!doctype html" in head:
+            return "other", "une page HTML"
+        return "other", "ce n'est pas du XML"
+    target = _RootTarget()
+    try:
+        etree.fromstring(data, make_parser(target=target))
+    except _Found as found:
+        if found.tag == CDA_TAG:
+            return "cda", _clark_label(target.root or found.tag)
+        return "other", _other_root(found.tag)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        if target.root is None:
+            return "broken", (str(exc) or "XML mal formé")[:160]
+    if target.root is None:
+        return "broken", "aucun élément racine"
+    return "other", _other_root(target.root)
+
+
+def _other_root(tag: str) -> str:
+    label = _clark_label(tag)
+    if tag in (f"{{{XSL}}}stylesheet", f"{{{XSL}}}transform"):
+        return f"feuille de style XSL (racine {label} sans élément ClinicalDocument)"
+    if etree.QName(tag).localname.lower() == "html":
+        return f"page HTML (racine {label})"
+    return f"racine {label}, pas ClinicalDocument (urn:hl7-org:v3)"
+
+
 def pdf_problem(data: bytes) -> str | None:
     """Why bytes are not a readable PDF, or None."""
     if not data.lstrip()[:5] == b"%PDF-":
@@ -145,4 +229,6 @@ def pdf_problem(data: bytes) -> str | None:
             return "aucune page"
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         return (str(exc) or type(exc).__name__)[:160]
+    except Exception as exc:  # noqa: BLE001 - any pypdf failure is a finding on this PDF
+        return f"{type(exc).__name__}: {exc}"[:160]
     return None

@@ -131,7 +131,7 @@ _SS_REQUIRED = ("uniqueId", "entryUUID", "patientId", "sourceId", "submissionTim
                 "contentTypeCode", "authorPerson")
 _SS_R2 = ("authorInstitution", "authorRole", "authorSpecialty", "intendedRecipient")
 _CX_RE = re.compile(r"^([^^]+)\^\^\^([^^]*)&([0-9.]+)&ISO\^([A-Z]+)$")
-_DTM_RE = re.compile(r"^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2})?)?)?)?)?$")
+_DTM_RE = re.compile(r"^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2})?)?)?)?)?$", re.ASCII)
 _HEX40 = re.compile(r"^[0-9A-Fa-f]{40}$")
 _MIME_RE = re.compile(r"^(application|text|image|audio|video|multipart)/[\w.+-]+$")
 _TIMES = ("creationTime", "serviceStartTime", "serviceStopTime")
@@ -291,7 +291,7 @@ def _entry_codes(sub: Submission, source: str, de: RegistryObject) -> Iterator[H
         value = de.slot(attribute)
         if value is None:
             continue
-        ok = _HEX40.match(value) if attribute == "hash" else value.isdigit()
+        ok = _HEX40.match(value) if attribute == "hash" else (value.isascii() and value.isdigit())
         if not ok:
             yield Hit(rule_id=R_HASH_FORM.id,
                       params={**base, "attribute": attribute, "value": value[:80],
@@ -359,7 +359,8 @@ def _scheme(base: dict[str, str], attribute: str, coded: Coded, expected: str,
 
 
 def _associations(sub: Submission, source: str) -> Iterator[Hit]:
-    known = {o.id for o in (*sub.sets, *sub.entries, *sub.folders, *sub.others)}
+    # Entries beyond the cap were counted, not read: they exist, their associations hold.
+    known = {o.id for o in (*sub.sets, *sub.entries, *sub.folders, *sub.others)} | sub.skipped_ids
     members: dict[str, set[str]] = {}
     for assoc in sub.associations:
         missing = [e for e in (assoc.source, assoc.target) if e not in known]

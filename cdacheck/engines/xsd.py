@@ -3,7 +3,10 @@
 By default the schema is cdacheck's own embedded CDA R2 schema (``cdacheck/schemas/cda``,
 generated from the compact model by ``scripts/gen_schema.py``); ``Settings.xsd`` names
 another one, for example the kit's ``CDA_extended.xsd``. A schema is compiled once per
-process and path and reused for every document. Every libxml2 validation error becomes an
+process and path and reused for every document of a thread: an ``etree.XMLSchema`` keeps
+the errors of its last validation in its own ``error_log``, so one object shared by threads
+lets the errors of one document land on another; each thread gets its own compiled copy
+(70 ms). Every libxml2 validation error becomes an
 ``XSD001`` hit with its line, its XPath and a French reason naming what was expected and
 what was found; the raw libxml2 message stays in the provenance.
 """
@@ -48,6 +51,7 @@ class SchemaError(Exception):
 
 _CACHE: dict[str, tuple[etree.XMLSchema, str]] = {}
 _LOCK = threading.Lock()
+_LOCAL = threading.local()
 
 
 def load_schema(path: Path | None = None) -> tuple[etree.XMLSchema, str]:
@@ -63,6 +67,19 @@ def load_schema(path: Path | None = None) -> tuple[etree.XMLSchema, str]:
             cached = _compile(target, embedded=path is None)
             _CACHE[key] = cached
         return cached
+
+
+def thread_schema(path: Path | None = None) -> etree.XMLSchema:
+    """The compiled schema at ``path`` for the calling thread only (see the module doc)."""
+    schema, _version = load_schema(path)
+    key = str((path or EMBEDDED_ENTRY).resolve())
+    own: dict[str, etree.XMLSchema] = getattr(_LOCAL, "schemas", None) or {}
+    _LOCAL.schemas = own
+    if threading.current_thread() is threading.main_thread():
+        return schema
+    if key not in own:
+        own[key] = _compile((path or EMBEDDED_ENTRY).resolve(), embedded=path is None)[0]
+    return own[key]
 
 
 def _compile(target: Path, embedded: bool) -> tuple[etree.XMLSchema, str]:
@@ -101,7 +118,7 @@ class XsdEngine:
     def run(self, doc: ParsedDocument, facts: DocumentFacts | None = None,
             detection: Detection | None = None) -> list[Hit]:
         """Validate ``doc.cda`` (only the ClinicalDocument subtree of a wrapped document)."""
-        errors = validate(self._schema, doc.cda)
+        errors = validate(thread_schema(self._path), doc.cda)
         base = _cda_path(doc)
         hits = [self._hit(doc, base, line, path, raw) for line, path, raw in errors[:MAX_HITS]]
         if len(errors) > MAX_HITS:

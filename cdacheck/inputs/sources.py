@@ -5,6 +5,9 @@ This and its siblings are the only code that opens files. Nothing is ever writte
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +23,12 @@ R_UNREADABLE = rule("PRS010", "input-unreadable", Severity.FATAL,
 R_EMPTY_DIR = rule("PRS011", "no-input-in-directory", Severity.WARNING,
                    "Le dossier ne contient aucun fichier *.xml ni *.zip.",
                    "A directory given on the command line holds nothing cdacheck checks.")
+
+R_UNREADABLE_DIR = rule("PRS012", "folder-unreadable", Severity.ERROR,
+                        "Dossier « {folder} » illisible ({reason}) : ses fichiers ne sont pas "
+                        "vérifiés.",
+                        "A folder below a directory argument cannot be listed; it is reported, "
+                        "never skipped silently, and the rest of the batch goes on.")
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 SUFFIXES = (".xml", ".zip")
@@ -56,18 +65,72 @@ def read_stream(stream: BinaryIO, label: str, max_bytes: int) -> Source:
     return Source(label=label, data=data, kind=_kind(label, data))
 
 
+def printable(name: str | Path) -> str:
+    """A path as a label that any output can carry: the bytes of a file name that is not
+    UTF-8 (decoded by Python as surrogates) are shown as ``\\xNN`` escapes."""
+    text = os.fspath(name)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def read_path(path: Path, max_bytes: int) -> Source:
-    """Read one file; a problem becomes a PRS010 finding, never an exception."""
-    label = str(path)
+    """Read one file; a problem becomes a PRS010 finding, never an exception.
+
+    Only regular files are opened (never a FIFO, a device or ``/dev/stdin`` named as a file,
+    which could block or never end), without following the name to anything else.
+    """
+    label = printable(path)
     try:
-        if not path.exists():
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
             return _error(label, "fichier introuvable")
-        if not path.is_file():
-            return _error(label, "ce n'est pas un fichier ordinaire")
-        with path.open("rb") as fh:
+        if exc.errno == errno.ENAMETOOLONG:
+            return _error(label, "chemin trop long pour le système de fichiers")
+        return _error(label, exc.strerror or str(exc))
+    if not stat.S_ISREG(st.st_mode):
+        return _error(label, "ce n'est pas un fichier ordinaire")
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # replaced in between
+                return _error(label, "ce n'est pas un fichier ordinaire")
             return read_stream(fh, label, max_bytes)
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return _error(label, "chemin trop long pour le système de fichiers")
         return _error(label, exc.strerror or str(exc))
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # too long, unreadable parent, NUL byte: read_path says why
+        return False
+
+
+def walk(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Every ``*.xml`` / ``*.zip`` file below ``folder`` (sorted) and the sub-folders that
+    could not be listed, with the reason. Symbolic links to folders are not followed
+    (no loops); files are kept only when they are regular files."""
+    found: list[Path] = []
+    errors: list[tuple[Path, str]] = []
+
+    def onerror(exc: OSError) -> None:
+        errors.append((Path(exc.filename) if exc.filename else folder, exc.strerror or str(exc)))
+
+    for dirpath, _dirs, files in os.walk(folder, onerror=onerror, followlinks=False):
+        for name in files:
+            p = Path(dirpath) / name
+            if p.suffix.lower() not in SUFFIXES:
+                continue
+            try:
+                regular = stat.S_ISREG(os.stat(p).st_mode)
+            except OSError:
+                regular = True  # read_path reports why it cannot be read
+            if regular:
+                found.append(p)
+    found.sort(key=lambda p: printable(p.as_posix()))
+    errors.sort(key=lambda e: printable(e[0].as_posix()))
+    return found, errors
 
 
 def expand(paths: Iterable[str | Path]) -> Iterator[tuple[str, Path | None]]:
@@ -75,22 +138,26 @@ def expand(paths: Iterable[str | Path]) -> Iterator[tuple[str, Path | None]]:
 
     Directories are walked recursively for ``*.xml`` and ``*.zip`` (any case), sorted.
     """
+    for label, path, _error_reason in _expand(paths):
+        yield label, path
+
+
+def _expand(paths: Iterable[str | Path]) -> Iterator[tuple[str, Path | None, str | None]]:
     for raw in paths:
         if str(raw) == "-":
-            yield "<stdin>", None
+            yield "<stdin>", None, None
             continue
         path = Path(raw)
-        if path.is_dir():
-            found = sorted(
-                (p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()),
-                key=lambda p: p.as_posix(),
-            )
-            if not found:
-                yield f"{path}{'' if str(path).endswith('/') else '/'}", path
+        if _is_dir(path):
+            found, errors = walk(path)
+            for folder, reason in errors:
+                yield printable(folder), folder, reason
+            if not found and not errors:
+                yield f"{printable(path)}{'' if str(path).endswith('/') else '/'}", path, None
             for p in found:
-                yield str(p), p
+                yield printable(p), p, None
         else:
-            yield str(path), path
+            yield printable(path), path, None
 
 
 def iter_sources(paths: Iterable[str | Path | bytes], max_bytes: int,
@@ -101,10 +168,14 @@ def iter_sources(paths: Iterable[str | Path | bytes], max_bytes: int,
             data = bytes(item)
             yield Source(label="<bytes>", data=data, kind=_kind("<bytes>", data))
             continue
-        for label, path in expand([item]):
-            if path is None:
+        for label, path, reason in _expand([item]):
+            if reason is not None:
+                hit = Hit(rule_id=R_UNREADABLE_DIR.id, location=Location(file=label),
+                          params={"folder": label, "reason": reason}, engine=EngineName.PARSER)
+                yield Source(label=label, kind="error", hits=(hit,))
+            elif path is None:
                 yield read_stream(stdin or sys.stdin.buffer, label, max_bytes)
-            elif path.is_dir():
+            elif _is_dir(path):
                 hit = Hit(rule_id=R_EMPTY_DIR.id, location=Location(file=label),
                           engine=EngineName.PARSER)
                 yield Source(label=label, kind="error", hits=(hit,))

@@ -8,11 +8,17 @@ bombs) never raise: each problem becomes a hit and the offending member is left 
 
 from __future__ import annotations
 
+import bz2
+import copy
 import io
+import lzma
 import re
 import stat
+import struct
+import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from cdacheck.config import XdmLimits
@@ -69,6 +75,18 @@ R_EMPTY = rule("XDM013", "archive-empty", Severity.FATAL,
                "L'archive ne contient aucun fichier.",
                "The ZIP holds no file at all.")
 
+R_FILE_TOO_BIG = rule("XDM014", "archive-file-too-large", Severity.FATAL,
+                      "L'archive fait plus de {limit} octets (réglage max_bytes) : elle n'est "
+                      "pas lue.",
+                      "The archive file itself is larger than the input size cap; it is reported "
+                      "as too large, never as unreadable.")
+R_UNICODE_DUPLICATE = rule("XDM015", "member-unicode-collision", Severity.ERROR,
+                           "Les membres « {member} » et « {other} » ont le même nom après "
+                           "normalisation Unicode (NFC) : les systèmes de fichiers qui "
+                           "normalisent (macOS) n'en gardent qu'un.",
+                           "Two member names are equal after Unicode normalisation (NFC) but "
+                           "differ in their bytes (composed and decomposed accents).")
+
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -121,10 +139,17 @@ class XdmArchive:
 
 
 def open_archive(data: bytes, source: str, limits: XdmLimits | None = None,
-                 strict: bool = False) -> XdmArchive:
-    """Read an XDM ZIP in memory; never raises on hostile input (problems become hits)."""
+                 strict: bool = False, max_size: int | None = None) -> XdmArchive:
+    """Read an XDM ZIP in memory; never raises on hostile input (problems become hits).
+
+    ``max_size`` is the input size cap: the source reader keeps at most ``max_size + 1``
+    bytes, so a longer archive is reported as too large (XDM014), never as unreadable.
+    """
     limits = limits or XdmLimits()
     archive = XdmArchive(source=source, readable=False, strict=strict, size=len(data))
+    if max_size is not None and len(data) > max_size:
+        archive.hits.append(_hit(R_FILE_TOO_BIG.id, archive.location(), limit=max_size))
+        return archive
     if not data.startswith(_ZIP_MAGIC):
         archive.hits.append(_hit(R_NOT_ZIP.id, archive.location(),
                                  reason="signature ZIP (PK) absente"))
@@ -169,6 +194,7 @@ def _read_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], archive: Xd
         counts[info.filename] = counts.get(info.filename, 0) + 1
     seen: set[str] = set()
     folded: dict[str, str] = {}
+    normalised: dict[str, str] = {}
     budget = limits.max_total_uncompressed
     for index, info in enumerate(infos, start=1):
         name = info.filename
@@ -192,6 +218,10 @@ def _read_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], archive: Xd
         if other is not None:
             archive.hits.append(_hit(R_CASE_DUPLICATE.id, mloc, member=name, other=other))
         folded.setdefault(name.casefold(), name)
+        nfc = unicodedata.normalize("NFC", name)
+        same = normalised.setdefault(nfc, name)
+        if same != name:
+            archive.hits.append(_hit(R_UNICODE_DUPLICATE.id, mloc, member=name, other=same))
         if info.flag_bits & 0x1:
             archive.hits.append(_hit(R_ENCRYPTED.id, mloc, member=name))
             continue
@@ -205,7 +235,8 @@ def _read_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], archive: Xd
                 archive.hits.append(_hit(R_RATIO.id, mloc, member=name, ratio=round(ratio, 1),
                                          limit=limits.max_ratio))
                 continue
-        payload = _read_one(zf, info, min(budget, limits.max_member_size), archive, mloc)
+        payload = _read_one(zf, info, min(budget, limits.max_member_size), archive, mloc,
+                             limits.max_ratio)
         if payload is None:
             continue
         budget -= len(payload)
@@ -219,27 +250,38 @@ def _read_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], archive: Xd
 
 
 def _read_one(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, archive: XdmArchive,
-              loc: Location) -> bytes | None:
-    """Decompress one member in chunks, stopping at its declared size or at the cap."""
+              loc: Location, max_ratio: float) -> bytes | None:
+    """Decompress one member as a stream, whatever its method and its declared sizes.
+
+    The raw (compressed) bytes are read through zipfile and decompressed here, in pieces of
+    at most ``_CHUNK`` bytes for every method (stored, deflate, bzip2, LZMA): zipfile's own
+    bzip2 and LZMA readers decompress a whole input block at once, which lets a 3 kB member
+    reach gigabytes. The output stops at the smaller of the declared size and the cap, and
+    at the compression ratio cap, counted on the bytes actually produced.
+    """
     buf = bytearray()
     limit = min(info.file_size, cap)
+    crc = 0
     try:
-        with zf.open(info) as fh:
-            while True:
-                chunk = fh.read(_CHUNK)
-                if not chunk:
-                    break
-                buf += chunk
+        with zf.open(_raw_info(info)) as raw:
+            for piece in _decompress(raw, info.compress_type):
+                buf += piece
+                crc = zlib.crc32(piece, crc)
                 if len(buf) > limit:
-                    if info.file_size > cap:
+                    if info.file_size > cap or len(buf) > cap:
                         archive.hits.append(_hit(R_TOO_BIG.id, loc, size=len(buf), limit=cap,
                                                  detail="budget de décompression épuisé"))
                     else:
                         archive.hits.append(_hit(R_MEMBER_BAD.id, loc, member=info.filename,
                                                  reason="plus d'octets que la taille déclarée"))
                     return None
+                if len(buf) > RATIO_FLOOR and len(buf) / max(info.compress_size, 1) > max_ratio:
+                    archive.hits.append(_hit(R_RATIO.id, loc, member=info.filename,
+                                             ratio=round(len(buf) / max(info.compress_size, 1), 1),
+                                             limit=max_ratio))
+                    return None
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
-            RuntimeError, ValueError) as exc:
+            RuntimeError, ValueError, lzma.LZMAError, struct.error) as exc:
         archive.hits.append(_hit(R_MEMBER_BAD.id, loc, member=info.filename,
                                  reason=_reason(exc)))
         return None
@@ -247,7 +289,74 @@ def _read_one(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, archive: Xdm
         archive.hits.append(_hit(R_MEMBER_BAD.id, loc, member=info.filename,
                                  reason=f"{len(buf)} octets lus pour {info.file_size} déclarés"))
         return None
+    if crc != info.CRC:
+        archive.hits.append(_hit(R_MEMBER_BAD.id, loc, member=info.filename,
+                                 reason="somme de contrôle CRC-32 fausse"))
+        return None
     return bytes(buf)
+
+
+def _raw_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A copy of ``info`` that makes zipfile hand over the member's compressed bytes as is."""
+    raw = copy.copy(info)
+    raw.compress_type = zipfile.ZIP_STORED
+    raw.file_size = info.compress_size
+    try:
+        del raw.CRC  # the CRC is of the decompressed bytes: checked by _read_one
+    except AttributeError:
+        pass
+    return raw
+
+
+def _chunks(raw: io.BufferedIOBase) -> Iterator[bytes]:
+    while True:
+        chunk = raw.read(_CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _decompress(raw: io.BufferedIOBase, method: int) -> Iterator[bytes]:
+    """Decompressed pieces of at most ``_CHUNK`` bytes each (bounded memory per step)."""
+    if method == zipfile.ZIP_STORED:
+        yield from _chunks(raw)
+        return
+    if method == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-15)
+        for chunk in _chunks(raw):
+            while chunk:
+                yield inflater.decompress(chunk, _CHUNK)
+                chunk = inflater.unconsumed_tail
+                if inflater.eof:
+                    return
+        yield inflater.flush()
+        return
+    if method == zipfile.ZIP_BZIP2:
+        yield from _stream(bz2.BZ2Decompressor(), _chunks(raw))
+        return
+    if method == zipfile.ZIP_LZMA:
+        chunks = _chunks(raw)
+        head = raw.read(4)
+        if len(head) < 4:
+            raise EOFError("en-tête LZMA tronqué")
+        _version, size = struct.unpack("<HH", head)
+        props = raw.read(size)
+        if len(props) < size:
+            raise EOFError("propriétés LZMA tronquées")
+        filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]  # type: ignore[attr-defined]
+        yield from _stream(lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters), chunks)
+        return
+    raise NotImplementedError(f"méthode de compression {method} non prise en charge")
+
+
+def _stream(decompressor: bz2.BZ2Decompressor | lzma.LZMADecompressor,
+            chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield decompressor.decompress(chunk, _CHUNK)
+        while not decompressor.eof and not decompressor.needs_input:
+            yield decompressor.decompress(b"", _CHUNK)
+        if decompressor.eof:
+            return
 
 
 def unsafe_kind(name: str) -> str | None:

@@ -1,8 +1,12 @@
 """Hardened XML parsing of one CDA document.
 
-The parser never reaches the network, never loads a DTD, never expands an entity and keeps
-libxml2's default depth and size limits (no ``huge_tree``). The three root forms the CI-SIS
-allows are recognised and only the ``ClinicalDocument`` subtree is handed to the checks.
+The parser never reaches the network, never loads a DTD, never expands an entity and never
+opens a file a document names: its resolver answers every request (DTD, entity, ``file://``,
+FIFO, ``/dev/stdin``) with an empty string. libxml2's huge-tree mode is on, so that an N1
+document holding a 40 MB PDF (a 53 MB base64 text node) is read; our own caps replace the
+limits it lifts: the input size cap (``max_bytes``) bounds every text node and name, and
+libxml2 keeps its element depth limit. The three root forms the CI-SIS allows are
+recognised and only the ``ClinicalDocument`` subtree is handed to the checks.
 """
 
 from __future__ import annotations
@@ -59,9 +63,19 @@ R_SCHEMA_LOCATION = rule("PRS009", "schema-location-set", Severity.INFO,
                          "xsi:schemaLocation should not be set in a sent document.",
                          source="IGDC, racine du document")
 
-_DECL_RE = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", re.S)
+_DECL_RE = re.compile(rb"^\s*<\?xml\s[^>]{0,65536}?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", re.S)
 _UTF8_NAMES = {"utf-8", "utf8"}
 _DOCTYPE_RE = re.compile(rb"<!DOCTYPE[^\[>]*", re.I)
+# Prolog items before the root (or the DOCTYPE): spaces, the XML declaration, PIs, comments.
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
+_PROLOG_SCAN = 1024 * 1024
+# The first four bytes of a document without byte order mark, in UTF-16 and UTF-32
+# (XML 1.0 appendix F): libxml2 reads them, the CI-SIS requires UTF-8.
+_NO_BOM = ((b"\x00\x00\x00<", "UTF-32BE"), (b"<\x00\x00\x00", "UTF-32LE"),
+           (b"\x00<\x00?", "UTF-16BE"), (b"<\x00?\x00", "UTF-16LE"),
+           (b"\x00<\x00", "UTF-16BE"), (b"<\x00", "UTF-16LE"))
+_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe\x00\x00", "UTF-32LE"),
+         (b"\xfe\xff", "UTF-16BE"), (b"\xff\xfe", "UTF-16LE"))
 
 
 @dataclass(frozen=True)
@@ -82,18 +96,62 @@ class ParsedDocument:
         return Location(file=self.source, member=self.member, line=line, xpath=xpath)
 
 
-def make_parser() -> etree.XMLParser:
+class RefuseAll(etree.Resolver):
+    """Resolves every URL a document names (DTD, entity, XInclude) to nothing at all.
+
+    With ``load_dtd=False`` and ``resolve_entities=False`` libxml2 should ask for nothing;
+    this resolver makes sure that, whatever it asks, no file, FIFO, device or URL is opened
+    (returning None would fall back to libxml2's own loader).
+    """
+
+    def resolve(self, url: str | None, pubid: str | None, context: object) -> object:
+        return self.resolve_string("", context)
+
+
+def make_parser(target: object | None = None) -> etree.XMLParser:
     """The only XML parser cdacheck uses for documents it is given."""
-    return etree.XMLParser(
+    parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
-        huge_tree=False,
+        huge_tree=True,
         remove_blank_text=False,
         collect_ids=False,
         remove_pis=False,
+        target=target,
     )
+    parser.resolvers.add(RefuseAll())
+    return parser
+
+
+def prolog_doctype(data: bytes) -> tuple[int, bytes] | None:
+    """Offset and head of a DOCTYPE declaration in the prolog, or None.
+
+    Only the prolog is looked at (XML declaration, spaces, comments, processing
+    instructions): a ``<!DOCTYPE`` inside a comment, a CDATA section or text is not one.
+    """
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    end = min(len(data), _PROLOG_SCAN)
+    while pos < end:
+        m = _PROLOG_ITEM.match(data, pos, end)
+        if m is None:
+            break
+        pos = m.end()
+    m = _DOCTYPE_RE.match(data, pos)
+    return (pos, m.group(0)) if m else None
+
+
+def detected_encoding(data: bytes) -> str | None:
+    """The encoding the bytes themselves show (byte order mark, UTF-16/32 pattern,
+    XML declaration however far it goes), or None for plain UTF-8."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    for head, name in _NO_BOM:
+        if data.startswith(head):
+            return f"{name} (sans BOM)"
+    return _declared_encoding(data)
 
 
 def parse_xml(data: bytes, source: str, member: str | None, max_bytes: int) -> tuple[etree._ElementTree | None, list[Hit]]:
@@ -106,16 +164,14 @@ def parse_xml(data: bytes, source: str, member: str | None, max_bytes: int) -> t
         return None, [_hit(R_TOO_LARGE.id, loc, size=len(data), limit=max_bytes)]
     if data.startswith(b"\xef\xbb\xbf"):
         hits.append(_hit(R_BOM.id, loc.model_copy(update={"line": 1, "column": 1})))
-    encoding = _declared_encoding(data)
+    encoding = detected_encoding(data)
     if encoding is not None and encoding.lower() not in _UTF8_NAMES:
         hits.append(_hit(R_ENCODING.id, loc.model_copy(update={"line": 1}), encoding=encoding))
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        hits.append(_hit(R_ENCODING.id, loc.model_copy(update={"line": 1}), encoding="UTF-16"))
     # Spotted on the bytes, so the finding stands even when the parse then fails on it.
-    doctype = _DOCTYPE_RE.search(data[:65536])
+    doctype = prolog_doctype(data)
     if doctype:
-        detail = doctype.group(0).decode("utf-8", "replace")
-        hits.append(_hit(R_DOCTYPE.id, loc.model_copy(update={"line": data[: doctype.start()].count(b"\n") + 1}),
+        detail = doctype[1].decode("utf-8", "replace")
+        hits.append(_hit(R_DOCTYPE.id, loc.model_copy(update={"line": data[: doctype[0]].count(b"\n") + 1}),
                          detail=detail[:120]))
     try:
         root = etree.fromstring(data, make_parser())
@@ -133,8 +189,12 @@ def parse_xml(data: bytes, source: str, member: str | None, max_bytes: int) -> t
     tree = root.getroottree()
     _drop_entity_references(root)
     docinfo = tree.docinfo
-    if not doctype and (docinfo.internalDTD is not None or docinfo.externalDTD is not None):
+    if not doctype and (docinfo.internalDTD is not None or docinfo.externalDTD is not None
+                        or docinfo.doctype):
         hits.append(_hit(R_DOCTYPE.id, loc.model_copy(update={"line": 1}), detail=docinfo.doctype or "DTD"))
+    # What libxml2 actually decoded: catches what the byte patterns above cannot.
+    if encoding is None and (docinfo.encoding or "UTF-8").lower() not in _UTF8_NAMES:
+        hits.append(_hit(R_ENCODING.id, loc.model_copy(update={"line": 1}), encoding=docinfo.encoding))
     return tree, hits
 
 
@@ -184,7 +244,7 @@ def _drop_entity_references(root: etree._Element) -> None:
 
 
 def _declared_encoding(data: bytes) -> str | None:
-    head = data[3:200] if data.startswith(b"\xef\xbb\xbf") else data[:200]
+    head = data[3:65536] if data.startswith(b"\xef\xbb\xbf") else data[:65536]
     m = _DECL_RE.match(head)
     return m.group(1).decode("ascii") if m else None
 

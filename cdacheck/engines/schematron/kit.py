@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,9 +104,17 @@ class KitEngine:
         self.defects: list[KitDefect] = []
         self._sets: dict[Path, _SetState] = {}
         self._jdv_index: dict[str, Path] | None = None
-        self._node: Any = None
+        self._local = threading.local()  # the Saxon tree of the document a thread checks
         self.last_applied: list[str] = []  # schematrons applied to the last document (tests, bench)
         self.volets = self._index_volets()
+
+    @property
+    def _node(self) -> Any:
+        return getattr(self._local, "node", None)
+
+    @_node.setter
+    def _node(self, node: Any) -> None:
+        self._local.node = node  # per thread: cdacheck.check is called from many threads
 
     # ------------------------------------------------------------------ selection
 

@@ -8,8 +8,11 @@ a map (``cx:docs``), which is what makes a warm run cheap.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+import unicodedata
+from copy import deepcopy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +41,27 @@ def processor() -> Any:
             from saxonche import PySaxonProcessor
 
             _PROC = PySaxonProcessor(license=False)
+            _lift_parser_limits(_PROC)
         return _PROC
+
+
+# The JDK parser inside Saxon has its own limits (element depth 100, names of 1,000 chars,
+# 50 MB of text): a document cdacheck's hardened lxml parser accepted, within its own caps
+# (cdacheck.inputs.xml), must reach every pack, so these are lifted for the serialized tree.
+_JAXP = "http://www.oracle.com/xml/jaxp/properties/"
+_LIFTED = ("maxElementDepth", "maxXMLNameLimit", "totalEntitySizeLimit",
+           "maxGeneralEntitySizeLimit", "maxParameterEntitySizeLimit", "entityExpansionLimit")
+
+
+def _lift_parser_limits(proc: Any) -> None:
+    from urllib.parse import quote
+
+    for name in _LIFTED:
+        key = "http://saxon.sf.net/feature/parserProperty?uri=" + quote(_JAXP + name, safe="")
+        try:
+            proc.set_configuration_property(key, "0")
+        except Exception:  # an older saxonche: the documents beyond the limits get INT103
+            pass
 
 
 def saxon_version() -> str:
@@ -139,10 +162,60 @@ class CompiledSchematron:
 
 
 def xdm_document(doc: ParsedDocument) -> Any:
-    """The ClinicalDocument subtree as a Saxon document (no DOCTYPE, no outer wrapper)."""
+    """The ClinicalDocument subtree as a Saxon document (no DOCTYPE, no outer wrapper).
+
+    Names the JDK parser refuses (XML 1.0 fourth-edition name characters: U+FEFF in a name,
+    for one) are rewritten in a copy, so that the packs still run on the rest; the XSD
+    engine reports the element itself.
+    """
     text = etree.tostring(doc.cda, encoding="unicode")
+    if _ODD_NAME.search(text):
+        text = etree.tostring(_renamed(doc.cda), encoding="unicode")
+    if len(text) > _PAYLOAD_KEEP:
+        text = _shorten_payloads(text)
     with _LOCK:
         return processor().parse_xml(xml_text=text, encoding="UTF-8")
+
+
+# An N1 document's base64 PDF is checked in full by cdacheck.checks.body (decoding, PDF
+# reading); the packs only test that the payload is there and well-formed. Saxon keeps text
+# in UTF-16 (two bytes a character, twice: the string handed over and its tree), so a 40 MB
+# PDF would cost 200 MB more there: its copy keeps the first megabyte, cut at a line end.
+_PAYLOAD_KEEP = 1024 * 1024
+_PAYLOAD = re.compile(r"(<(?:[\w.-]+:)?text\b[^>]*>)([^<]{%d,})(</(?:[\w.-]+:)?text>)" % (_PAYLOAD_KEEP + 1))
+
+
+def _shorten_payloads(text: str) -> str:
+    def cut(m: re.Match[str]) -> str:
+        body = m.group(2)
+        end = body.rfind("\n", 0, _PAYLOAD_KEEP)
+        end = end if end > 0 else _PAYLOAD_KEEP - _PAYLOAD_KEEP % 4
+        return m.group(1) + body[:end] + "\n" + m.group(3)
+    return _PAYLOAD.sub(cut, text)
+
+
+_ODD_NAME = re.compile(r"</?[^\s>/=\"']*[^\x00-\x7f]")
+
+
+def _safe_name(local: str) -> str:
+    out = "".join(c if c.isascii() or unicodedata.category(c)[0] in "LMN" else "_" for c in local)
+    return out if out[:1].isalpha() or out[:1] == "_" else "_" + out
+
+
+def _renamed(element: etree._Element) -> etree._Element:
+    """A copy of ``element`` whose element and attribute names the JDK parser accepts."""
+    copy = deepcopy(element)
+    for el in copy.iter():
+        if not isinstance(el.tag, str):
+            continue
+        qn = etree.QName(el)
+        if not qn.localname.isascii():
+            el.tag = etree.QName(qn.namespace, _safe_name(qn.localname)).text
+        for key in [k for k in el.attrib if not k.isascii()]:
+            value = el.attrib.pop(key)
+            ak = etree.QName(key)
+            el.set(etree.QName(ak.namespace, _safe_name(ak.localname)).text, value)
+    return copy
 
 
 def compile_schematron(path: Path, phase: str | None = None, pack_name: str | None = None) -> CompiledSchematron:
