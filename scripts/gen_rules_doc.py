@@ -5,12 +5,15 @@ Usage: python scripts/gen_rules_doc.py [--check]   (--check: exit 1 when the fil
 
 from __future__ import annotations
 
+import json
 import sys
+import tomllib
 from pathlib import Path
 
 from cdacheck.registry import RuleSpec, load_all
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+PARITY = Path(__file__).resolve().parent.parent / "tests" / "data" / "parity"
 FAMILIES = {
     "PRS": "Lecture et analyse XML",
     "XSD": "Structure (schéma CDA R2)",
@@ -53,7 +56,80 @@ def render(rules: list[RuleSpec]) -> str:
     if others:
         out.append("\n## Other\n")
         out.extend(f"- `{r.id}` {r.name}: {_cell(r.summary)}" for r in others)
+    out.extend(render_parity())
     return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- official parity (issue 17)
+
+_STATUS_ORDER = ("missed", "untested", "covered", "kit-defect", "contradicts-facts", "unreachable")
+
+
+def render_parity(folder: Path = PARITY) -> list[str]:
+    """The official parity section: figures, stricter rules, official assert -> our rule -> test.
+
+    Read from tests/data/parity (coverage.json, written by scripts/parity_misses.py
+    --update-data, and stricter.toml): neither the kit nor Java is needed here.
+    """
+    cov_path = folder / "coverage.json"
+    if not cov_path.is_file():
+        return []
+    cov = json.loads(cov_path.read_text(encoding="utf-8"))
+    meta = cov["meta"]
+    fig = meta.get("figures", {})
+    om = meta.get("official_meta", {})
+    out = ["\n## Parité avec le pipeline officiel (issue 17)\n",
+           "Mutants à un seul défaut des exemples du kit des cinq types Ségur et de nos échantillons "
+           "(`tests/parity/mutants.py`, graine fixe, régénérés à chaque test), jugés une fois par le "
+           "pipeline officiel (`scripts/official_parity.py` : Saxon-HE, squelette ISO du kit ; verdicts "
+           "dans `tests/data/parity/official.json`), comparés au mode par défaut par "
+           "`tests/test_official_parity.py`. Tableau et chiffres régénérés par "
+           "`python scripts/parity_misses.py --update-data` puis ce script.\n",
+           f"- kit : commit {om.get('kit_commit', '?')} ; {om.get('saxon', '?')} ; Java {om.get('java', '?')} ; "
+           f"verdicts officiels du {om.get('generated', '?')} ; {om.get('n_mutants', '?')} mutants de "
+           f"{om.get('n_bases', '?')} bases",
+           f"- (a) mutants rejetés officiellement avec une erreur en mode par défaut : "
+           f"{fig.get('a_caught')}/{fig.get('rejected')} = {100 * fig.get('a', 0):.1f} % (objectif ≥ 99 %)",
+           f"- (b) mutants rejetés officiellement qui alimentent encore un indicateur : "
+           f"{fig.get('b')}/{fig.get('rejected')} (objectif 0)",
+           f"- (c) mutants acceptés officiellement avec une erreur ajoutée (règles plus strictes exclues) : "
+           f"{fig.get('c_false_alarms')}/{fig.get('accepted')} = {100 * fig.get('c', 0):.1f} % (objectif ≤ 1 %)",
+           f"- asserts officiels inventoriés : {meta['inventoried']} ; de niveau erreur : {meta['error_level']} ; "
+           f"applicables aux cinq types (contexte déclenché) : {meta['applicable_error_level']}",
+           "- lignes par statut : " + ", ".join(f"{k} {v}" for k, v in meta["counts"].items()),
+           f"- non applicables : {meta['not_applicable_reason']}"]
+    stricter_path = folder / "stricter.toml"
+    if stricter_path.is_file():
+        rules = tomllib.loads(stricter_path.read_text(encoding="utf-8")).get("rule", [])
+        out += ["\n### Règles délibérément plus strictes que le kit\n", "| règle | raison |", "|---|---|"]
+        out += [f"| `{r['id']}` | {_cell(r['reason'])} |" for r in rules]
+    rows = [r for r in cov["rows"] if r.get("applicable")]
+    rank = {s: i for i, s in enumerate(_STATUS_ORDER)}
+    rows.sort(key=lambda r: (rank.get(r["status"], len(rank)), r["key"]))
+    out += ["\n### Asserts officiels applicables → nos règles → test\n",
+            "Clé : `schématron|pattern|empreinte du contexte|rang de l'assert dans la règle` "
+            "(`python scripts/official_asserts.py --json` donne le contexte). Test : un mutant qui "
+            "fait échouer l'assert (base|opérateur|cible).\n",
+            "| assert officiel | texte | statut | nos règles | test | raison |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        test = f"`{r['tests'][0]}`" + (f" (+{r['n_tests'] - 1})" if r["n_tests"] > 1 else "") if r["tests"] else ""
+        rules_cell = ", ".join(f"`{x}`" for x in r["rules"][:4]) + (" …" if len(r["rules"]) > 4 else "")
+        out.append(f"| `{r['key']}` | {_cell(r['excerpt'])} | {r['status']} | {rules_cell} | {test} | "
+                   f"{_cell(r['reason'])} |")
+    per_sch: dict[str, int] = {}
+    for key, n in cov.get("not_applicable", {}).items():
+        per_sch[key.split("|", 1)[0]] = per_sch.get(key.split("|", 1)[0], 0) + n
+    others = [r for r in cov["rows"] if not r.get("applicable")]
+    for r in others:
+        per_sch.setdefault(r["schematron"], 0)
+    out += ["\n### Asserts officiels hors périmètre\n",
+            "| schématron | non applicables (contexte jamais déclenché) | rôle warning/info | reports | défaut du kit |",
+            "|---|---|---|---|---|"]
+    for sch in sorted(per_sch):
+        mine = [r for r in others if r["schematron"] == sch]
+        out.append(f"| {sch} | {per_sch[sch]} | {sum(r['status'] == 'warning-role' for r in mine)} | "
+                   f"{sum(r['status'] == 'report' for r in mine)} | {sum(r['status'] == 'kit-defect' for r in mine)} |")
+    return out
 
 
 def main(argv: list[str]) -> int:

@@ -29,26 +29,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from parity import mutants as M  # noqa: E402
+from parity.evaluate import pool  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "parity"
 OFFICIAL_JSON = DATA / "official.json"
-TARGETED_JSON = DATA / "targeted.json"
 DEFAULT_KIT = Path(os.environ.get("CDACHECK_KIT", ROOT.parent / "shared" / "cisis-kit"))
 DEFAULT_ORACLE = ROOT.parent / "shared" / "oracle" / "pipeline" / "official.py"
 DEFAULT_CACHE = Path(os.environ.get("CISIS_OFFICIAL_CACHE", "/work/oracle-cache"))
 DEFAULT_WORK = Path(os.environ.get("PARITY_WORK", "/tmp/wt-mut/parity"))
-
-
-def load_targeted() -> list[tuple[str, str, str]]:
-    if not TARGETED_JSON.is_file():
-        return []
-    rows = json.loads(TARGETED_JSON.read_text(encoding="utf-8"))["mutants"]
-    return [(r["base"], r["operator"], r["target"]) for r in rows]
-
-
-def pool(kit: Path) -> tuple[list[M.Base], list[M.Mutant]]:
-    """The bases and the whole mutant pool (random + targeted), as the test regenerates it."""
-    return M.all_bases(kit), M.generate(kit, extra=load_targeted())
 
 
 def file_name(data: bytes) -> str:
