@@ -193,18 +193,25 @@ def _find(tree: etree._ElementTree, path: str) -> etree._Element:
     return node
 
 
-def _in_narrative(el: etree._Element) -> bool:
-    """Inside a section's narrative block (or a signature): not a target."""
+# Namespaces of CDA extensions the kit's schematrons check (targeted mutants only: the seeded
+# pool was drawn without them, and its draw must not change).
+EXTENSION_NS = ("urn:ihe:pharm:medication", "urn:oid:1.3.6.1.4.1.19376.1.3.2", "urn:hl7-org:sdtc",
+                "http://dicom.nema.org/resources/ontology/DCM")
+
+
+def _in_narrative(el: etree._Element, extensions: bool = False) -> bool:
+    """Inside a section's narrative block (or a signature, or an extension): not a target."""
+    allowed = (HL7, None) + (EXTENSION_NS if extensions else ())
     node = el.getparent()
     while node is not None:
         if _is_element(node):
             name = _local(node)
             if name == "text" and node.getparent() is not None and _local(node.getparent()) == "section":
                 return True
-            if etree.QName(node).namespace not in (HL7, None):
+            if etree.QName(node).namespace not in allowed:
                 return True
         node = node.getparent()
-    return etree.QName(el).namespace not in (HL7, None)
+    return etree.QName(el).namespace not in allowed
 
 
 def _region(path: str) -> str:
@@ -317,12 +324,15 @@ def _attr_values(el: etree._Element, attr: str, value: str) -> list[tuple[str, s
     return out
 
 
-def enumerate_candidates(tree: etree._ElementTree) -> list[_Candidate]:
-    """Every one-defect change the operators can make on this document, in document order."""
+def enumerate_candidates(tree: etree._ElementTree, extensions: bool = False) -> list[_Candidate]:
+    """Every one-defect change the operators can make on this document, in document order.
+
+    ``extensions``: also inside the elements of EXTENSION_NS (pharm:, lab:, sdtc:...).
+    """
     out: list[_Candidate] = []
     root = tree.getroot()
     for el in root.iter():
-        if not _is_element(el) or _in_narrative(el):
+        if not _is_element(el) or _in_narrative(el, extensions):
             continue
         path = element_path(el)
         if el is not root:
@@ -450,7 +460,7 @@ def generate(kit: Path | None, seed: int = SEED, extra: list[tuple[str, str, str
             if base is None:
                 continue
             tree = etree.fromstring(base.data, _parser()).getroottree()
-            for cand in enumerate_candidates(tree):
+            for cand in enumerate_candidates(tree, extensions=True):
                 if cand.operator == op and cand.target == path:
                     mid = f"{base.id}|{cand.operator}|{cand.target}"
                     if mid in seen:

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         bid = fired_by[a.rule_key][0]
         if bid not in trees:
             tree = etree.fromstring(bases[bid].data, M._parser()).getroottree()
-            trees[bid] = (tree, M.enumerate_candidates(tree))
+            trees[bid] = (tree, M.enumerate_candidates(tree, extensions=True))
         tree, cands = trees[bid]
         sch_path = next(kit / rel for rel in OA.PROFILES + OA.VOLETS if Path(rel).stem == a.schematron)
         compiled = engine._compiled(sch_path).compiled
