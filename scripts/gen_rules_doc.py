@@ -103,32 +103,45 @@ def render_parity(folder: Path = PARITY) -> list[str]:
         rules = tomllib.loads(stricter_path.read_text(encoding="utf-8")).get("rule", [])
         out += ["\n### Règles délibérément plus strictes que le kit\n", "| règle | raison |", "|---|---|"]
         out += [f"| `{r['id']}` | {_cell(r['reason'])} |" for r in rules]
-    rows = [r for r in cov["rows"] if r.get("applicable")]
+    rows = [r for r in cov["rows"] if r.get("applicable") and r["status"] != "untested"]
     rank = {s: i for i, s in enumerate(_STATUS_ORDER)}
     rows.sort(key=lambda r: (rank.get(r["status"], len(rank)), r["key"]))
     out += ["\n### Asserts officiels applicables → nos règles → test\n",
             "Clé : `schématron|pattern|empreinte du contexte|rang de l'assert dans la règle` "
             "(`python scripts/official_asserts.py --json` donne le contexte). Test : un mutant qui "
-            "fait échouer l'assert (base|opérateur|cible).\n",
+            "fait échouer l'assert (base|opérateur|cible). `missed` : au moins un de ces mutants "
+            "passe sans erreur en mode par défaut.\n",
             "| assert officiel | texte | statut | nos règles | test | raison |", "|---|---|---|---|---|---|"]
     for r in rows:
         test = f"`{r['tests'][0]}`" + (f" (+{r['n_tests'] - 1})" if r["n_tests"] > 1 else "") if r["tests"] else ""
         rules_cell = ", ".join(f"`{x}`" for x in r["rules"][:4]) + (" …" if len(r["rules"]) > 4 else "")
         out.append(f"| `{r['key']}` | {_cell(r['excerpt'])} | {r['status']} | {rules_cell} | {test} | "
                    f"{_cell(r['reason'])} |")
-    per_sch: dict[str, int] = {}
+    untested: dict[str, int] = {}
+    for key in cov.get("untested", []):
+        group = "|".join(key.split("|")[:2])
+        untested[group] = untested.get(group, 0) + 1
+    if untested:
+        out += ["\n### Asserts applicables sans mutant qui les fasse échouer (à couvrir)\n",
+                "Leur règle s'est déclenchée sur un document des cinq types, mais aucun mutant stocké "
+                "ne les fait échouer : ni test, ni raison écrite (`tests/data/parity/reasons.toml`). "
+                "Les clés sont dans `tests/data/parity/coverage.json`.\n",
+                "| schématron\\|pattern | asserts |", "|---|---|"]
+        out += [f"| `{_cell(g)}` | {n} |" for g, n in sorted(untested.items(), key=lambda kv: (-kv[1], kv[0]))]
+    per_sch: dict[str, list[int]] = {}
     for key, n in cov.get("not_applicable", {}).items():
-        per_sch[key.split("|", 1)[0]] = per_sch.get(key.split("|", 1)[0], 0) + n
-    others = [r for r in cov["rows"] if not r.get("applicable")]
-    for r in others:
-        per_sch.setdefault(r["schematron"], 0)
+        per_sch.setdefault(key.split("|", 1)[0], [0, 0, 0, 0])[0] += n
+    for r in cov["rows"]:
+        if not r.get("applicable"):
+            col = {"warning-role": 1, "report": 2, "kit-defect": 3}.get(r["status"])
+            if col is not None:
+                per_sch.setdefault(r["key"].split("|", 1)[0], [0, 0, 0, 0])[col] += 1
     out += ["\n### Asserts officiels hors périmètre\n",
             "| schématron | non applicables (contexte jamais déclenché) | rôle warning/info | reports | défaut du kit |",
             "|---|---|---|---|---|"]
     for sch in sorted(per_sch):
-        mine = [r for r in others if r["schematron"] == sch]
-        out.append(f"| {sch} | {per_sch[sch]} | {sum(r['status'] == 'warning-role' for r in mine)} | "
-                   f"{sum(r['status'] == 'report' for r in mine)} | {sum(r['status'] == 'kit-defect' for r in mine)} |")
+        c = per_sch[sch]
+        out.append(f"| {sch} | {c[0]} | {c[1]} | {c[2]} | {c[3]} |")
     return out
 
 

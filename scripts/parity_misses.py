@@ -79,7 +79,7 @@ def report(ev: E.Evaluation, inv: OA.Inventory, table: dict) -> tuple[str, dict]
     bad_bases = {bid: row["failed"] for bid, row in ev.official["bases"].items() if row["official_invalid"]}
     data = {"figures": fig.as_dict(), "figure_lines": fig.lines(), "misses": misses,
             "indicator_awarded": fig.indicator, "false_alarms": false_alarms,
-            "untested": [{"key": r["key"], "excerpt": r["excerpt"]} for r in untested],
+            "untested": [{"key": r["key"], "excerpt": by_key[r["key"]].excerpt} for r in untested],
             "officially_rejected_bases": bad_bases, "coverage_counts": table["meta"]["counts"],
             "sha_mismatch": ev.sha_mismatch, "unstored": ev.unstored}
 
@@ -121,7 +121,7 @@ def report(ev: E.Evaluation, inv: OA.Inventory, table: dict) -> tuple[str, dict]
         out.append("(none)")
     out += ["", f"## Applicable official error asserts no mutant fails yet ({len(untested)})", ""]
     for r in untested[:400]:
-        out.append(f"- `{r['key']}` — {_md(r['excerpt'])}")
+        out.append(f"- `{r['key']}` — {_md(by_key[r['key']].excerpt)}")
     if len(untested) > 400:
         out.append(f"- … {len(untested) - 400} more (misses.json)")
     out += ["", "## Bases the official pipeline rejects as they are (no mutants made from them)", ""]

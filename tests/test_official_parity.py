@@ -8,8 +8,6 @@ figures are printed in the terminal summary of the run and shown in docs/rules.m
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from conftest import kit_path
@@ -83,7 +81,9 @@ def test_stricter_rules_are_real_and_explained(ev: E.Evaluation) -> None:
 
 def test_every_applicable_official_error_assert_has_a_row(coverage: dict) -> None:
     """The committed table has a row for every applicable error-level assert, none left untested."""
-    stored = json.loads(E.COVERAGE_JSON.read_text(encoding="utf-8"))
+    from parity import coverage as C
+
+    stored = C.read()
     stored_keys = {r["key"] for r in stored["rows"]}
     applicable = [r for r in coverage["rows"] if r["applicable"]]
     missing = [r["key"] for r in applicable if r["key"] not in stored_keys]
