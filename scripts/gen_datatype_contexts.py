@@ -11,7 +11,8 @@ script extracts those places: for each datatype, the rule contexts relative to t
 
 Contexts whose predicate reads a value-set file (``doc(...)``) are left out: the datatype
 rules are only applied there when the code is in the set, and such codes carry their code
-system. Rules that extend no datatype are left out too.
+system. ``ts-attr`` lists the rules that also hold the template's own "@value SHALL be of
+data type 'ts'" assert (the value starts with four digits).
 
     python scripts/gen_datatype_contexts.py [--kit PATH] [--check]
 
@@ -39,17 +40,23 @@ PREFIX = ("//hl7:ClinicalDocument[hl7:typeId[@root = '2.16.840.1.113883.1.3']"
           "[@extension = 'POCD_HD000040']]/")
 
 
+TS_ATTR_TEST = "not(@value) or matches(string(@value), '^[0-9]{4,14}')"
+
+
 def build(kit: Path) -> dict[str, object]:
     tree = etree.parse(str(kit / STRUCMIN), etree.XMLParser(resolve_entities=False, no_network=True))
     contexts: dict[str, list[str]] = {}
     for rule in tree.iterfind(".//s:rule", SCH_NS):
         types = [e.get("rule") for e in rule.iterfind("s:extends", SCH_NS)]
         context = " ".join((rule.get("context") or "").split())
-        if not types or "doc(" in context or not context.startswith(PREFIX):
+        if "doc(" in context or not context.startswith(PREFIX):
             continue
         relative = context[len(PREFIX):]
         for dtype in types:
             contexts.setdefault(str(dtype), []).append(relative)
+        # The template's own "@value SHALL be of data type 'ts'" assert (4 leading digits)
+        if any(a.get("test") == TS_ATTR_TEST for a in rule.iterfind("s:assert", SCH_NS)):
+            contexts.setdefault("ts-attr", []).append(relative)
     return {
         "source": STRUCMIN,
         "kit": kit_revision(kit),

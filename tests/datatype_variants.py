@@ -116,7 +116,7 @@ PR = f"{CD}/h:recordTarget/h:patientRole"
 ARAB = "٢٠١٩١٢٠٣"  # 20191203 in Arabic-Indic digits
 DTY1, DTY2, DTY3, DTY4, DTY5 = "DTY001", "DTY002", "DTY003", "DTY004", "DTY005"
 DTY6, DTY7, DTY9, DTY10, DTY11 = "DTY006", "DTY007", "DTY009", "DTY010", "DTY011"
-DTY13, DTY14, DTY15 = "DTY013", "DTY014", "DTY015"
+DTY13, DTY14, DTY15, DTY16 = "DTY013", "DTY014", "DTY015", "DTY016"
 
 VARIANTS: tuple[Variant, ...] = (
     # TS: impossible dates and times, digit counts, offsets
@@ -138,15 +138,15 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("L-ts-off3digits", "L", AT, set_("value", "20191203133000+010"), ()),
     Variant("L-ts-hour24", "L", AT, set_("value", "20191203240000+0100"), ()),
     Variant("L-ts-hour24-min", "L", AT, set_("value", "20191203240100+0100"), (DTY1,)),
-    Variant("L-ts-year0", "L", BT, set_("value", "00000328"), (DTY1,)),
+    Variant("L-ts-year0", "L", BT, set_("value", "00000328"), ()),
     Variant("L-ts-leap2000", "L", BT, set_("value", "20000229"), ()),
     Variant("L-ts-leap1900", "L", BT, set_("value", "19000229"), (DTY1,)),
     Variant("L-ts-leap2023", "L", BT, set_("value", "20230229"), (DTY1,)),
     Variant("L-ts-day31-april", "L", BT, set_("value", "19790431"), (DTY1,)),
     Variant("L-ts-year-only", "L", BT, set_("value", "1979"), ()),
     Variant("L-ts-year-month", "L", BT, set_("value", "197903"), ()),
-    Variant("L-ts-two-digits", "L", BT, set_("value", "19"), ()),
-    Variant("L-ts-one-digit", "L", BT, set_("value", "1"), (DTY1,)),
+    Variant("L-ts-two-digits", "L", BT, set_("value", "19"), (DTY16,)),
+    Variant("L-ts-one-digit", "L", BT, set_("value", "1"), (DTY1, DTY16)),
     Variant("L-ts-fraction", "L", AT, set_("value", "20191203133000.125+0100"), ()),
     Variant("L-ts-fraction-5000", "L", AT, set_("value", "20191203133000." + "7" * 5000 + "+0100"), ()),
     Variant("L-ts-y9999-offset", "L", AT, set_("value", "99991231235959-1400"), ()),

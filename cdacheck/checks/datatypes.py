@@ -124,6 +124,13 @@ R_INT = rule(
     "or both, or is not positive where it must be.",
     source=_SRC.format("dtr1-1-INT, dtr1-2-INT.POS"))
 
+R_TS_SHORT = rule(
+    "DTY016", "timestamp-without-year", Severity.ERROR,
+    "{element}/@value = « {value} » : moins de quatre chiffres, l'année manque ; attendu au "
+    "moins AAAA (en pratique AAAAMMJJhhmmss±hhmm).",
+    "A header timestamp of the StrucMin templates holds fewer than four digits (no year).",
+    source="ASIP-STRUCT-MIN-StrucMin (Attribute @value SHALL be of data type 'ts')")
+
 # Which abstract rules each datatype of the table brings (its ``extends`` chain).
 _CHAIN: dict[str, tuple[str, ...]] = {
     "ANY": ("ANY",), "BL": ("ANY",),
@@ -134,22 +141,54 @@ _CHAIN: dict[str, tuple[str, ...]] = {
     "ED": ("ED", "BIN", "ANY"), "ST": ("ST", "ED", "BIN", "ANY"), "SC": ("ST", "ED", "BIN", "ANY"),
     "II": ("II", "ANY"), "INT": ("INT", "ANY"), "INT.POS": ("INT.POS", "INT", "ANY"),
     "AD": ("AD", "ANY"), "EN": ("EN", "ANY"), "PN": ("EN", "ANY"), "ON": ("ON", "EN", "ANY"),
-    "TEL": ("URL", "ANY"),
+    "TEL": ("URL", "ANY"), "ts-attr": ("TS4",),
 }
 
 
+class _Node:
+    """A step of the context tree: child steps by tag, datatype rules ending here."""
+
+    __slots__ = ("by_tag", "rules")
+
+    def __init__(self) -> None:
+        self.by_tag: dict[str, dict[str, tuple[Callable[[etree._Element], bool], _Node]]] = {}
+        self.rules: set[str] = set()
+
+
 @lru_cache(maxsize=1)
-def _selectors() -> tuple[tuple[frozenset[str], etree.XPath], ...]:
-    """One compiled XPath union per datatype of the table, with the rules it brings."""
+def _context_tree() -> _Node:
+    """The official contexts as one tree of steps, walked once per document."""
     raw = resources.files("cdacheck").joinpath("data/datatype_contexts.json").read_text("utf-8")
     table: dict[str, list[str]] = json.loads(raw)["contexts"]
-    out = []
+    root = _Node()
     for dtype, paths in table.items():
         chain = _CHAIN.get(dtype)
-        if chain is None or not paths:
+        if chain is None:
             continue
-        out.append((frozenset(chain), etree.XPath(" | ".join(paths), namespaces=_NS)))
-    return tuple(out)
+        for path in paths:
+            node = root
+            for step in _split(path, "/"):
+                name, _, preds = step.partition("[")
+                steps = node.by_tag.setdefault(_clark(name.strip()), {})
+                if preds not in steps:
+                    steps[preds] = (_predicate("[" + preds) if preds else _true, _Node())
+                node = steps[preds][1]
+            node.rules.update(chain)
+    return root
+
+
+def _walk(el: etree._Element, node: _Node, kinds: dict[etree._Element, set[str]]) -> None:
+    by_tag = node.by_tag
+    for sub in el:
+        steps = by_tag.get(sub.tag)  # type: ignore[call-overload]
+        if steps is None:
+            continue
+        for test, child in steps.values():
+            if test(sub):
+                if child.rules:
+                    kinds.setdefault(sub, set()).update(child.rules)
+                if child.by_tag:
+                    _walk(sub, child, kinds)
 
 
 @check
@@ -160,13 +199,112 @@ def check_datatypes(ctx: CheckContext) -> Iterator[Hit]:
     if type_id is None or (type_id.get("root"), type_id.get("extension")) != _TYPE_ID:
         return  # the official contexts all require this typeId (XSD/header rules report it)
     kinds: dict[etree._Element, set[str]] = {}
-    for chain, selector in _selectors():
-        for el in selector(cda):
-            if isinstance(el, etree._Element):
-                kinds.setdefault(el, set()).update(chain)
+    _walk(cda, _context_tree(), kinds)
     any_seen: set[etree._Element] = set()
     for el, rules in kinds.items():
         yield from _apply(ctx, el, rules, any_seen, kinds)
+
+
+# --------------------------------------------------------------------------- context steps
+
+Test = Callable[[etree._Element], bool]
+
+
+def _true(el: etree._Element) -> bool:
+    return True
+
+
+def _split(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside brackets, parentheses and quotes."""
+    out, depth, quote, cur = [], 0, "", []
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def _clark(qname: str) -> str:
+    prefix, _, local = qname.rpartition(":")
+    return f"{{{_NS[prefix or 'hl7']}}}{local}"
+
+
+_TOKEN = re.compile(r"\s*(not\(|\(|\)|\[|\]|=|'[^']*'|\bor\b|\band\b|@[\w.-]+|[\w.-]+:[\w.-]+)")
+
+
+def _predicate(text: str) -> Test:
+    """Compile the step predicates the table uses (``[p][q]``: @a, @a='v', child[...], not,
+    and, or) into a Python test; XPath semantics: a missing attribute equals nothing."""
+    tokens = _TOKEN.findall(text)
+    pos = 0
+
+    def peek() -> str:
+        return tokens[pos].strip() if pos < len(tokens) else ""
+
+    def take(expected: str | None = None) -> str:
+        nonlocal pos
+        tok = peek()
+        if expected is not None and tok != expected:
+            raise ValueError(f"predicate {text!r}: {expected!r} expected, {tok!r} found")
+        pos += 1
+        return tok
+
+    def expr() -> Test:
+        left = conj()
+        while peek() == "or":
+            take()
+            a, b = left, conj()
+            left = lambda el, a=a, b=b: a(el) or b(el)  # noqa: E731
+        return left
+
+    def conj() -> Test:
+        left = unary()
+        while peek() == "and":
+            take()
+            a, b = left, unary()
+            left = lambda el, a=a, b=b: a(el) and b(el)  # noqa: E731
+        return left
+
+    def unary() -> Test:
+        tok = take()
+        if tok == "not(":
+            inner = expr()
+            take(")")
+            return lambda el: not inner(el)
+        if tok.startswith("@"):
+            attr = tok[1:]
+            if peek() == "=":
+                take()
+                value = take()[1:-1]
+                return lambda el: el.get(attr) == value
+            return lambda el: el.get(attr) is not None
+        tag = _clark(tok)
+        tests = steps()
+        return lambda el: any(all(t(c) for t in tests) for c in el.iterchildren(tag))
+
+    def steps() -> list[Test]:
+        tests = []
+        while peek() == "[":
+            take()
+            tests.append(expr())
+            take("]")
+        return tests
+
+    all_tests = steps()
+    if pos != len(tokens):
+        raise ValueError(f"predicate {text!r} not understood")
+    return lambda el: all(t(el) for t in all_tests)
 
 
 def _apply(ctx: CheckContext, el: etree._Element, rules: set[str],
@@ -176,22 +314,30 @@ def _apply(ctx: CheckContext, el: etree._Element, rules: set[str],
             if sub in any_seen:
                 continue
             any_seen.add(sub)
-            found = _null_extra(sub)
-            if found:
-                yield _hit(ctx, R_NULL, sub, null=sub.get("nullFlavor"), found=found)
+            if sub.get("nullFlavor") is not None:
+                found = _null_extra(sub)
+                if found:
+                    yield _hit(ctx, R_NULL, sub, null=sub.get("nullFlavor"), found=found)
     if "TS" in rules:
         yield from _ts(ctx, el, ivxb="IVXB_TS" in rules)
+    if "TS4" in rules:
+        value = el.get("value")
+        if value is not None and _TS_XSD.fullmatch(value) and not _TS_FOUR.match(value):
+            yield _hit(ctx, R_TS_SHORT, el, value=value)
     if "IVL_TS" in rules:
         yield from _ivl(ctx, el, kinds)
     if "CD" in rules:
         yield from _cd(ctx, el, ce="CE" in rules)
-    for name, fn in _SIMPLE:
-        if name in rules:
-            for found, expected in fn(el):
-                spec = _SIMPLE_RULE[name]
-                yield _hit(ctx, spec, el, found=found, expected=expected)
+    for spec, fn in _simple_plan(frozenset(rules)):
+        for found, expected in fn(el):
+            yield _hit(ctx, spec, el, found=found, expected=expected)
     if "BIN" in rules and el.get("nullFlavor") is None and not _children(el) and not _has_text(el):
         yield _hit(ctx, R_EMPTY, el)
+
+
+@lru_cache(maxsize=64)
+def _simple_plan(rules: frozenset[str]) -> tuple[tuple[object, Callable[[etree._Element], Problems]], ...]:
+    return tuple((_SIMPLE_RULE[name], fn) for name, fn in _SIMPLE if name in rules)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -276,6 +422,7 @@ def _null_extra(el: etree._Element) -> str | None:
 # --------------------------------------------------------------------------- TS / IVL_TS
 
 _TS_XSD = re.compile(r"[0-9]{1,8}|(?:[0-9]{9,14}|[0-9]{14}\.[0-9]+)(?:[+\-][0-9]{1,4})?", re.ASCII)
+_TS_FOUR = re.compile(r"[0-9]{4}", re.ASCII)
 _DIM = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _UNITS = frozenset({"us", "ms", "s", "min", "h", "d", "wk", "mo", "a", ""})
 
@@ -305,8 +452,6 @@ def parse_ts(value: str, bound: bool = False) -> tuple[tuple[int, str] | None, s
     m = int(mon or "01")
     d = int(day or "01")
     h, mi, s = int(hour or "00"), int(minute or "00"), int(sec or "00")
-    if year == 0:
-        return None, "année 0000"
     if not 1 <= m <= 12:
         return None, f"mois {mon} hors de 01–12"
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
@@ -469,12 +614,11 @@ def _cd(ctx: CheckContext, el: etree._Element, ce: bool) -> Iterator[Hit]:
 
 
 def _siblings(el: etree._Element) -> list[etree._Element]:
+    """The other children of the parent with the same name (the DTr1 ``$set_other``)."""
     parent = el.getparent()
     if parent is None:
         return []
-    local = etree.QName(el).localname
-    return [s for s in parent if s is not el and isinstance(s.tag, str)
-            and etree.QName(s).localname == local]
+    return [s for s in parent.iterchildren(el.tag) if s is not el]
 
 
 # --------------------------------------------------------------------------- simple kinds
@@ -514,7 +658,7 @@ def _ed(el: etree._Element) -> Problems:
                 yield f"@{attr} avec nullFlavor", f"pas de {attr} sur une valeur nulle"
         if g("integrityCheckAlgorithm") not in (None, "SHA-1"):
             yield "@integrityCheckAlgorithm avec nullFlavor", "pas d'algorithme sur une valeur nulle"
-        if _child(el, "translation"):
+        if len(el) and _child(el, "translation"):
             yield "translation avec nullFlavor", "pas de translation sur une valeur nulle"
     lang = g("language")
     if lang is not None and not _RFC3066.search(lang):
@@ -523,7 +667,7 @@ def _ed(el: etree._Element) -> Problems:
 
 def _st(el: etree._Element) -> Problems:
     g = el.get
-    for child in ("reference", "thumbnail"):
+    for child in ("reference", "thumbnail") if len(el) else ():
         if _child(el, child):
             yield f"un élément {child}", f"pas de {child} dans une chaîne"
     if g("representation") not in (None, "TXT"):
