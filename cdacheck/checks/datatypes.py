@@ -260,21 +260,23 @@ def _predicate(text: str) -> Test:
         pos += 1
         return tok
 
-    def expr() -> Test:
-        left = conj()
-        while peek() == "or":
+    def chain(word: str, operand: Callable[[], Test]) -> Test:
+        """``operand (word operand)*`` for ``or`` / ``and``, left to right, short-circuit."""
+        tests = [operand()]
+        while peek() == word:
             take()
-            a, b = left, conj()
-            left = lambda el, a=a, b=b: a(el) or b(el)  # noqa: E731
-        return left
+            tests.append(operand())
+        if len(tests) == 1:
+            return tests[0]
+        if word == "or":
+            return lambda el: any(t(el) for t in tests)
+        return lambda el: all(t(el) for t in tests)
+
+    def expr() -> Test:
+        return chain("or", conj)
 
     def conj() -> Test:
-        left = unary()
-        while peek() == "and":
-            take()
-            a, b = left, unary()
-            left = lambda el, a=a, b=b: a(el) and b(el)  # noqa: E731
-        return left
+        return chain("and", unary)
 
     def unary() -> Test:
         tok = take()
