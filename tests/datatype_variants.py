@@ -9,6 +9,7 @@ writes them for a run of ``official.py``). Kit files are never copied into the p
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from collections.abc import Callable
@@ -96,6 +97,35 @@ def pinf_low(el: etree._Element) -> None:
     low.set("nullFlavor", "PINF")
 
 
+def duplicate(el: etree._Element) -> None:
+    el.addnext(copy.deepcopy(el))
+
+
+def add_child(tag: str, **attrs: str) -> Edit:
+    def fn(el: etree._Element) -> None:
+        child = etree.SubElement(el, f"{{{HL7}}}{tag}")
+        for k, v in attrs.items():
+            child.set(k, v)
+    return fn
+
+
+def first_child(tag: str, edit: Edit) -> Edit:
+    def fn(el: etree._Element) -> None:
+        child = el.find(f"h:{tag}", NS)
+        assert child is not None
+        edit(child)
+    return fn
+
+
+def width_instead_of_high(unit: str) -> Edit:
+    def fn(el: etree._Element) -> None:
+        high = el.find("h:high", NS)
+        assert high is not None
+        el.remove(high)
+        etree.SubElement(el, f"{{{HL7}}}width", value="2", unit=unit)
+    return fn
+
+
 def bounds(low: str, high: str) -> Edit:
     def fn(el: etree._Element) -> None:
         lo, hi = el.find("h:low", NS), el.find("h:high", NS)
@@ -117,6 +147,7 @@ ARAB = "٢٠١٩١٢٠٣"  # 20191203 in Arabic-Indic digits
 DTY1, DTY2, DTY3, DTY4, DTY5 = "DTY001", "DTY002", "DTY003", "DTY004", "DTY005"
 DTY6, DTY7, DTY9, DTY10, DTY11 = "DTY006", "DTY007", "DTY009", "DTY010", "DTY011"
 DTY13, DTY14, DTY15, DTY16 = "DTY013", "DTY014", "DTY015", "DTY016"
+DTY8, DTY17, DTY18 = "DTY008", "DTY017", "DTY018"
 
 VARIANTS: tuple[Variant, ...] = (
     # TS: impossible dates and times, digit counts, offsets
@@ -192,6 +223,24 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("L-tel-no-value", "L", f"{PR}/h:telecom", del_("value"), (DTY14,)),
     Variant("L-ad-empty", "L", f"{CD}/h:author/h:assignedAuthor/h:addr", children_gone, (DTY13,)),
     Variant("L-int-no-value", "L", f"{CD}/h:versionNumber", del_("value"), (DTY15,)),
+    Variant("L-rim-telecom-null", "L", f"{PR}/h:telecom", both(del_("value", "use"), set_("nullFlavor", "UNK")),
+            (DTY17,)),
+    Variant("L-rim-addr-duplicate", "L", f"{PR}/h:addr", duplicate, (DTY18,)),
+    Variant("L-rim-author-addr-duplicate", "L", f"{CD}/h:author/h:assignedAuthor/h:addr", duplicate, (DTY18,)),
+    Variant("L-pn-ls", "L", f"{PR}/h:patient/h:name/h:family", set_("qualifier", "LS"), (DTY13,)),
+    Variant("L-cd-translation-null", "L", SE + "/h:code", add_child("translation", nullFlavor="UNK"), (DTY7,)),
+    Variant("L-cs-language-display", "L", f"{CD}/h:languageCode", set_("displayName", "français"), (DTY8,)),
+    Variant("L-cs-realm-codesystem", "L", f"{CD}/h:realmCode", set_("codeSystem", "1.0.3166.1"), (DTY8,)),
+    Variant("L-ed-original-empty", "L", f"{CD}/h:participant/h:functionCode", add_child("originalText"), (DTY9,)),
+    Variant("L-ii-null-and-root", "L", f"{CD}/h:informationRecipient/h:intendedRecipient/h:id",
+            set_("nullFlavor", "UNK"), (DTY10, DTY11)),
+    Variant("L-ii-duplicate-template", "L", f"{CD}/h:templateId[last()]", duplicate, (DTY11,)),
+    Variant("L-ivl-width-unit", "L", EE, width_instead_of_high("xyz"), (DTY5,)),
+    Variant("L-ivl-width-ok", "L", EE, width_instead_of_high("d"), ()),
+    Variant("L-ivl-value-and-bounds", "L", EE, set_("value", "20191029"), (DTY5,)),
+    Variant("L-ivxb-inclusive-null", "L", EE, first_child("low", both(del_("value"), set_("nullFlavor", "UNK"),
+                                                                      set_("inclusive", "false"))), (DTY5, DTY10)),
+    Variant("L-ivl-empty", "L", EE, children_gone, (DTY2,)),
     # The body is outside the official datatype contexts
     Variant("L-body-time-feb30", "L", "(//h:entry//h:effectiveTime[@value])[1]", set_("value", "20190230"), ()),
     # Other Ségur types

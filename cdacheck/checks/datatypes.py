@@ -131,16 +131,30 @@ R_TS_SHORT = rule(
     "A header timestamp of the StrucMin templates holds fewer than four digits (no year).",
     source="ASIP-STRUCT-MIN-StrucMin (Attribute @value SHALL be of data type 'ts')")
 
+R_RIM_NULL = rule(
+    "DTY017", "null-beside-values", Severity.ERROR,
+    "{element} porte @nullFlavor=« {null} » alors qu'un autre {local} à côté a une valeur ; "
+    "attendu retirer l'élément nul (RIM-001).",
+    "A header address, name, telecom or timestamp is null while a sibling of the same name is "
+    "not.", source=_SRC.format("dtr1-9-AD, dtr1-5-EN, dtr1-4-URL, dtr1-3-QTY"))
+R_RIM_SAME = rule(
+    "DTY018", "duplicate-name-or-address", Severity.ERROR,
+    "{element} « {value} » apparaît deux fois côte à côte ; attendu des {local} distincts "
+    "(RIM-002).",
+    "Two sibling header addresses or names with the same parts, text and uses.",
+    source=_SRC.format("dtr1-10-AD, dtr1-6-EN"))
+
 # Which abstract rules each datatype of the table brings (its ``extends`` chain).
 _CHAIN: dict[str, tuple[str, ...]] = {
     "ANY": ("ANY",), "BL": ("ANY",),
-    "TS": ("TS", "ANY"), "IVXB_TS": ("IVXB_TS", "TS", "ANY"),
-    "IVL_TS": ("IVL_TS", "SXCM_TS", "TS", "ANY"),
+    "TS": ("TS", "QTY", "ANY"), "IVXB_TS": ("IVXB_TS", "TS", "QTY", "ANY"),
+    "IVL_TS": ("IVL_TS", "SXCM_TS", "TS", "QTY", "ANY"),
     "CD": ("CD", "ANY"), "CE": ("CE", "CD", "ANY"), "CV": ("CE", "CD", "ANY"),
     "CS": ("CS", "ANY"), "CR": ("ANY",),
     "ED": ("ED", "BIN", "ANY"), "ST": ("ST", "ED", "BIN", "ANY"), "SC": ("ST", "ED", "BIN", "ANY"),
-    "II": ("II", "ANY"), "INT": ("INT", "ANY"), "INT.POS": ("INT.POS", "INT", "ANY"),
-    "AD": ("AD", "ANY"), "EN": ("EN", "ANY"), "PN": ("EN", "ANY"), "ON": ("ON", "EN", "ANY"),
+    "II": ("II", "ANY"), "INT": ("INT", "QTY", "ANY"),
+    "INT.POS": ("INT.POS", "INT", "QTY", "ANY"),
+    "AD": ("AD", "ANY"), "EN": ("EN", "ANY"), "PN": ("PN", "EN", "ANY"), "ON": ("ON", "EN", "ANY"),
     "TEL": ("URL", "ANY"), "ts-attr": ("TS4",),
 }
 
@@ -333,8 +347,48 @@ def _apply(ctx: CheckContext, el: etree._Element, rules: set[str],
     for spec, fn in _simple_plan(frozenset(rules)):
         for found, expected in fn(el):
             yield _hit(ctx, spec, el, found=found, expected=expected)
+    if rules & _RIM and el.getparent() is not None:
+        yield from _rim(ctx, el, rules)
     if "BIN" in rules and el.get("nullFlavor") is None and not _children(el) and not _has_text(el):
         yield _hit(ctx, R_EMPTY, el)
+
+
+_RIM = frozenset({"AD", "EN", "URL", "QTY"})
+
+
+def _rim(ctx: CheckContext, el: etree._Element, rules: set[str]) -> Iterator[Hit]:
+    """RIM-001 (no null beside values) and, for names and addresses, RIM-002 (distinct)."""
+    others = _siblings(el)
+    if not others:
+        return
+    local = etree.QName(el).localname
+    null = el.get("nullFlavor")
+    if null is not None and any(o.get("nullFlavor") is None for o in others):
+        yield _hit(ctx, R_RIM_NULL, el, null=null, local=local)
+    if rules & {"AD", "EN"}:
+        value = _rim_value(el)
+        if any(_rim_value(o) == value for o in others):
+            yield _hit(ctx, R_RIM_SAME, el, value=" ".join(value.split())[:80], local=local)
+
+
+def _rim_value(el: etree._Element) -> str:
+    """``string-join((.//@use | .//text()), '')``: uses and text nodes in document order."""
+    parts: list[str] = []
+
+    def walk(e: etree._Element) -> None:
+        use = e.get("use")
+        if use is not None:
+            parts.append(use)
+        if e.text:
+            parts.append(e.text)
+        for c in e:
+            if isinstance(c.tag, str):
+                walk(c)
+            if c.tail:
+                parts.append(c.tail)
+
+    walk(el)
+    return "".join(parts)
 
 
 @lru_cache(maxsize=64)
@@ -584,7 +638,7 @@ def _cd(ctx: CheckContext, el: etree._Element, ce: bool) -> Iterator[Hit]:
         form.append((f"@code={code} et @nullFlavor={null}", "l'un ou l'autre"))
     if null is not None and g("displayName") is not None:
         form.append((f"@displayName et @nullFlavor={null}", "pas de displayName sur un code nul"))
-    trans = list(el.iter(f"{{{HL7}}}translation"))
+    trans = list(el.iterdescendants(f"{{{HL7}}}translation"))
     for t in trans:
         if t.get("nullFlavor") is not None:
             form.append(("translation avec @nullFlavor", "des translations non nulles"))
@@ -605,7 +659,7 @@ def _cd(ctx: CheckContext, el: etree._Element, ce: bool) -> Iterator[Hit]:
                 form.append((f"un autre {etree.QName(el).localname} avec le même code {code}",
                              "des codes distincts"))
                 break
-    for t in el.iter(f"{{{HL7}}}originalText"):
+    for t in el.iterdescendants(f"{{{HL7}}}originalText"):
         lang = t.get("language")
         if lang is not None and not _RFC3066.search(lang):
             form.append((f"originalText/@language={lang}", "une langue RFC 3066 (fr-FR)"))
@@ -749,6 +803,11 @@ def _en(el: etree._Element) -> Problems:
         yield "un nom vide", "un nom ou un nullFlavor"
 
 
+def _pn(el: etree._Element) -> Problems:
+    if any("LS" in (c.get("qualifier") or "").split() for c in _children(el)):
+        yield "une partie de nom qualifiée LS", "pas de qualificatif LS (réservé aux organisations)"
+
+
 def _on(el: etree._Element) -> Problems:
     if _child(el, "family") or _child(el, "given"):
         yield "family/given dans un nom d'organisation", "le nom en texte"
@@ -778,7 +837,7 @@ def _url(el: etree._Element) -> Problems:
 
 _SIMPLE: tuple[tuple[str, Callable[[etree._Element], Problems]], ...] = (
     ("CS", _cs), ("ED", _ed), ("ST", _st), ("II", _ii), ("INT", _int), ("INT.POS", _int_pos),
-    ("AD", _ad), ("EN", _en), ("ON", _on), ("URL", _url),
+    ("AD", _ad), ("EN", _en), ("PN", _pn), ("ON", _on), ("URL", _url),
 )
 _SIMPLE_RULE = {"CS": R_CS, "ED": R_ST, "ST": R_ST, "II": R_II, "INT": R_INT, "INT.POS": R_INT,
-                "AD": R_NAME, "EN": R_NAME, "ON": R_NAME, "URL": R_TEL}
+                "AD": R_NAME, "EN": R_NAME, "PN": R_NAME, "ON": R_NAME, "URL": R_TEL}
