@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 
 from lxml import etree
@@ -188,10 +188,21 @@ def _context_tree() -> _Node:
                     steps[preds] = (_predicate("[" + preds) if preds else _true, _Node())
                 node = steps[preds][1]
             node.rules.update(chain)
+    _freeze(root)
     return root
 
 
-def _walk(el: etree._Element, node: _Node, kinds: dict[etree._Element, set[str]]) -> None:
+def _freeze(node: _Node) -> None:
+    node.rules = frozenset(node.rules)  # type: ignore[assignment]
+    for steps in node.by_tag.values():
+        for _, child in steps.values():
+            _freeze(child)
+
+
+Kinds = dict[etree._Element, frozenset[str]]
+
+
+def _walk(el: etree._Element, node: _Node, kinds: Kinds) -> None:
     by_tag = node.by_tag
     for sub in el:
         steps = by_tag.get(sub.tag)  # type: ignore[call-overload]
@@ -200,7 +211,8 @@ def _walk(el: etree._Element, node: _Node, kinds: dict[etree._Element, set[str]]
         for test, child in steps.values():
             if test(sub):
                 if child.rules:
-                    kinds.setdefault(sub, set()).update(child.rules)
+                    prev = kinds.get(sub)
+                    kinds[sub] = child.rules if prev is None else prev | child.rules  # type: ignore[assignment]
                 if child.by_tag:
                     _walk(sub, child, kinds)
 
@@ -212,11 +224,12 @@ def check_datatypes(ctx: CheckContext) -> Iterator[Hit]:
     type_id = cda.find(f"{{{HL7}}}typeId")
     if type_id is None or (type_id.get("root"), type_id.get("extension")) != _TYPE_ID:
         return  # the official contexts all require this typeId (XSD/header rules report it)
-    kinds: dict[etree._Element, set[str]] = {}
+    kinds: Kinds = {}
     _walk(cda, _context_tree(), kinds)
-    any_seen: set[etree._Element] = set()
+    yield from _any(ctx, cda, kinds)
     for el, rules in kinds.items():
-        yield from _apply(ctx, el, rules, any_seen, kinds)
+        for step in _plan(rules):
+            yield from step(ctx, el, kinds)
 
 
 # --------------------------------------------------------------------------- context steps
@@ -307,7 +320,10 @@ def _predicate(text: str) -> Test:
             return lambda el: el.get(attr) is not None
         tag = _clark(tok)
         tests = steps()
-        return lambda el: any(all(t(c) for t in tests) for c in el.iterchildren(tag))
+        if not tests:
+            return lambda el: el.find(tag) is not None
+        inner = tests[0] if len(tests) == 1 else (lambda c: all(t(c) for t in tests))
+        return lambda el: any(inner(c) for c in el.iterchildren(tag))
 
     def steps() -> list[Test]:
         tests = []
@@ -320,43 +336,76 @@ def _predicate(text: str) -> Test:
     all_tests = steps()
     if pos != len(tokens):
         raise ValueError(f"predicate {text!r} not understood")
+    if len(all_tests) == 1:
+        return all_tests[0]
     return lambda el: all(t(el) for t in all_tests)
 
 
-def _apply(ctx: CheckContext, el: etree._Element, rules: set[str],
-           any_seen: set[etree._Element], kinds: dict[etree._Element, set[str]]) -> Iterator[Hit]:
-    if "ANY" in rules:
-        for sub in el.iter(etree.Element):
-            if sub in any_seen:
-                continue
-            any_seen.add(sub)
-            if sub.get("nullFlavor") is not None:
-                found = _null_extra(sub)
+_HEADER_NULLS = etree.XPath("*[not(self::hl7:component)]/descendant-or-self::*[@nullFlavor]",
+                           namespaces=_NS)
+
+
+def _any(ctx: CheckContext, cda: etree._Element, kinds: Kinds) -> Iterator[Hit]:
+    """dtr1-1-ANY on every nullFlavored element at or below an ANY context."""
+    for el in _HEADER_NULLS(cda):
+        up = el
+        while up is not None and up is not cda:
+            rules = kinds.get(up)
+            if rules is not None and "ANY" in rules:
+                found = _null_extra(el)
                 if found:
-                    yield _hit(ctx, R_NULL, sub, null=sub.get("nullFlavor"), found=found)
+                    yield _hit(ctx, R_NULL, el, null=el.get("nullFlavor"), found=found)
+                break
+            up = up.getparent()
+
+
+Step = Callable[[CheckContext, etree._Element, Kinds], Iterator[Hit]]
+
+
+@lru_cache(maxsize=128)
+def _plan(rules: frozenset[str]) -> tuple[Step, ...]:
+    """The checks an element gets for the set of abstract rules its contexts bring."""
+    steps: list[Step] = []
     if "TS" in rules:
-        yield from _ts(ctx, el, ivxb="IVXB_TS" in rules)
+        steps.append(partial(_ts, ivxb="IVXB_TS" in rules))
     if "TS4" in rules:
-        value = el.get("value")
-        if value is not None and _TS_XSD.fullmatch(value) and not _TS_FOUR.match(value):
-            yield _hit(ctx, R_TS_SHORT, el, value=value)
+        steps.append(_ts4)
     if "IVL_TS" in rules:
-        yield from _ivl(ctx, el, kinds)
+        steps.append(_ivl)
     if "CD" in rules:
-        yield from _cd(ctx, el, ce="CE" in rules)
-    for spec, fn in _simple_plan(frozenset(rules)):
+        steps.append(partial(_cd, ce="CE" in rules))
+    simple = tuple((_SIMPLE_RULE[name], fn) for name, fn in _SIMPLE if name in rules)
+    if simple:
+        steps.append(partial(_simple, simple))
+    if rules & _RIM:
+        steps.append(partial(_rim, names="AD" in rules or "EN" in rules))
+    if "BIN" in rules:
+        steps.append(_bin)
+    return tuple(steps)
+
+
+def _simple(simple: tuple[tuple[object, Callable[[etree._Element], Problems]], ...],
+            ctx: CheckContext, el: etree._Element, kinds: Kinds) -> Iterator[Hit]:
+    for spec, fn in simple:
         for found, expected in fn(el):
             yield _hit(ctx, spec, el, found=found, expected=expected)
-    if rules & _RIM and el.getparent() is not None:
-        yield from _rim(ctx, el, rules)
-    if "BIN" in rules and el.get("nullFlavor") is None and not _children(el) and not _has_text(el):
+
+
+def _ts4(ctx: CheckContext, el: etree._Element, kinds: Kinds) -> Iterator[Hit]:
+    value = el.get("value")
+    if value is not None and _TS_XSD.fullmatch(value) and not _TS_FOUR.match(value):
+        yield _hit(ctx, R_TS_SHORT, el, value=value)
+
+
+def _bin(ctx: CheckContext, el: etree._Element, kinds: Kinds) -> Iterator[Hit]:
+    if el.get("nullFlavor") is None and not _children(el) and not _has_text(el):
         yield _hit(ctx, R_EMPTY, el)
 
 
 _RIM = frozenset({"AD", "EN", "URL", "QTY"})
 
 
-def _rim(ctx: CheckContext, el: etree._Element, rules: set[str]) -> Iterator[Hit]:
+def _rim(ctx: CheckContext, el: etree._Element, kinds: Kinds, names: bool) -> Iterator[Hit]:
     """RIM-001 (no null beside values) and, for names and addresses, RIM-002 (distinct)."""
     others = _siblings(el)
     if not others:
@@ -365,7 +414,7 @@ def _rim(ctx: CheckContext, el: etree._Element, rules: set[str]) -> Iterator[Hit
     null = el.get("nullFlavor")
     if null is not None and any(o.get("nullFlavor") is None for o in others):
         yield _hit(ctx, R_RIM_NULL, el, null=null, local=local)
-    if rules & {"AD", "EN"}:
+    if names:
         value = _rim_value(el)
         if any(_rim_value(o) == value for o in others):
             yield _hit(ctx, R_RIM_SAME, el, value=" ".join(value.split())[:80], local=local)
@@ -413,7 +462,7 @@ def _name(el: etree._Element) -> str:
 
 
 def _children(el: etree._Element) -> list[etree._Element]:
-    return [c for c in el if isinstance(c.tag, str)]
+    return [c for c in el if isinstance(c.tag, str)] if len(el) else []
 
 
 def _child(el: etree._Element, local: str) -> list[etree._Element]:
@@ -546,7 +595,7 @@ def _days_from_civil(y: int, m: int, d: int) -> int:
     return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy
 
 
-def _ts(ctx: CheckContext, el: etree._Element, ivxb: bool) -> Iterator[Hit]:
+def _ts(ctx: CheckContext, el: etree._Element, kinds: Kinds, ivxb: bool) -> Iterator[Hit]:
     value, null = el.get("value"), el.get("nullFlavor")
     if (null is None and value is None and not _children(el)) or (null is not None and value is not None):
         found = "ni @value ni @nullFlavor" if null is None else f"@value et @nullFlavor={null}"
@@ -563,8 +612,7 @@ def _ts(ctx: CheckContext, el: etree._Element, ivxb: bool) -> Iterator[Hit]:
                    expected="pas d'@inclusive sur une borne nulle")
 
 
-def _ivl(ctx: CheckContext, el: etree._Element,
-         kinds: dict[etree._Element, set[str]]) -> Iterator[Hit]:
+def _ivl(ctx: CheckContext, el: etree._Element, kinds: Kinds) -> Iterator[Hit]:
     low, high = _child(el, "low"), _child(el, "high")
     center, width = _child(el, "center"), _child(el, "width")
     form: list[tuple[str, str]] = []
@@ -619,7 +667,7 @@ def _ivl(ctx: CheckContext, el: etree._Element,
 _RFC3066 = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?|[ix](-[a-z\d]{2,8})+$", re.I)
 
 
-def _cd(ctx: CheckContext, el: etree._Element, ce: bool) -> Iterator[Hit]:
+def _cd(ctx: CheckContext, el: etree._Element, kinds: Kinds, ce: bool) -> Iterator[Hit]:
     g = el.get
     code, system, null = g("code"), g("codeSystem"), g("nullFlavor")
     if code is not None and system is None:
@@ -700,6 +748,8 @@ def _cs(el: etree._Element) -> Problems:
 
 
 def _ed(el: etree._Element) -> Problems:
+    if not el.attrib:
+        return
     g = el.get
     null = g("nullFlavor")
     if g("integrityCheck") is not None and g("integrityCheckAlgorithm") is None:
@@ -722,6 +772,8 @@ def _ed(el: etree._Element) -> Problems:
 
 
 def _st(el: etree._Element) -> Problems:
+    if not el.attrib and not len(el):
+        return
     g = el.get
     for child in ("reference", "thumbnail") if len(el) else ():
         if _child(el, child):
