@@ -217,7 +217,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("L-st-city-empty", "L", f"{PR}/h:addr/h:city", text(""), (DTY9,)),
     Variant("L-st-city-blank", "L", f"{PR}/h:addr/h:city", text("  \n "), (DTY9,)),
     Variant("L-any-addr-null-with-parts", "L", f"{PR}/h:addr", set_("nullFlavor", "UNK"), (DTY10,)),
-    Variant("L-any-telecom-null-with-value", "L", f"{PR}/h:telecom", set_("nullFlavor", "UNK"), (DTY10,)),
+    Variant("L-any-telecom-null-with-value", "L", f"{PR}/h:telecom", set_("nullFlavor", "UNK"), (DTY10, DTY17)),
     Variant("L-ii-ruid", "L", f"{CD}/h:setId", set_("root", "abc"), (DTY11,)),
     Variant("L-tel-spaces", "L", f"{PR}/h:telecom", set_("value", "tel:01 44 53 45 51"), (DTY14,)),
     Variant("L-tel-no-value", "L", f"{PR}/h:telecom", del_("value"), (DTY14,)),

@@ -228,7 +228,10 @@ def check_datatypes(ctx: CheckContext) -> Iterator[Hit]:
     _walk(cda, _context_tree(), kinds)
     yield from _any(ctx, cda, kinds)
     for el, rules in kinds.items():
-        for step in _plan(rules):
+        plan = _plan(rules)
+        if plan is _TEXT_PLAN and not el.attrib and not len(el) and el.text and el.text.strip(" \t\r\n"):
+            continue  # a plain non-empty string (address part, title): nothing to report
+        for step in plan:
             yield from step(ctx, el, kinds)
 
 
@@ -306,8 +309,14 @@ def _predicate(text: str) -> Test:
         return chain("and", unary)
 
     def unary() -> Test:
+        nonlocal pos
         tok = take()
         if tok == "not(":
+            rest = [t.strip() for t in tokens[pos:pos + 2]]
+            if len(rest) == 2 and rest[1] == ")" and rest[0].startswith("@"):
+                pos += 2  # not(@a): the commonest predicate, kept to one call
+                attr = rest[0][1:]
+                return lambda el: el.get(attr) is None
             inner = expr()
             take(")")
             return lambda el: not inner(el)
@@ -362,9 +371,15 @@ def _any(ctx: CheckContext, cda: etree._Element, kinds: Kinds) -> Iterator[Hit]:
 Step = Callable[[CheckContext, etree._Element, Kinds], Iterator[Hit]]
 
 
-@lru_cache(maxsize=128)
 def _plan(rules: frozenset[str]) -> tuple[Step, ...]:
     """The checks an element gets for the set of abstract rules its contexts bring."""
+    plan = _PLANS.get(rules)
+    if plan is None:
+        plan = _PLANS[rules] = _make_plan(rules)
+    return plan
+
+
+def _make_plan(rules: frozenset[str]) -> tuple[Step, ...]:
     steps: list[Step] = []
     if "TS" in rules:
         steps.append(partial(_ts, ivxb="IVXB_TS" in rules))
@@ -382,6 +397,9 @@ def _plan(rules: frozenset[str]) -> tuple[Step, ...]:
     if "BIN" in rules:
         steps.append(_bin)
     return tuple(steps)
+
+
+_PLANS: dict[frozenset[str], tuple[Step, ...]] = {}
 
 
 def _simple(simple: tuple[tuple[object, Callable[[etree._Element], Problems]], ...],
@@ -407,9 +425,9 @@ _RIM = frozenset({"AD", "EN", "URL", "QTY"})
 
 def _rim(ctx: CheckContext, el: etree._Element, kinds: Kinds, names: bool) -> Iterator[Hit]:
     """RIM-001 (no null beside values) and, for names and addresses, RIM-002 (distinct)."""
-    others = _siblings(el)
-    if not others:
+    if not _has_namesake(el):
         return
+    others = _siblings(el)
     local = etree.QName(el).localname
     null = el.get("nullFlavor")
     if null is not None and any(o.get("nullFlavor") is None for o in others):
@@ -532,6 +550,7 @@ _DIM = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _UNITS = frozenset({"us", "ms", "s", "min", "h", "d", "wk", "mo", "a", ""})
 
 
+@lru_cache(maxsize=4096)
 def parse_ts(value: str, bound: bool = False) -> tuple[tuple[int, str] | None, str | None]:
     """(instant, None) for a valid TS, (None, reason) for an invalid one, (None, None) when the
     schema pattern already rejects the value.
@@ -673,7 +692,7 @@ def _cd(ctx: CheckContext, el: etree._Element, kinds: Kinds, ce: bool) -> Iterat
     if code is not None and system is None:
         yield _hit(ctx, R_CODE_SYSTEM, el, code=code)
     form: list[tuple[str, str]] = []
-    texts = _child(el, "originalText")
+    texts = _child(el, "originalText") if len(el) else []
     if null is None and code is None and not (texts and all(t.get("nullFlavor") is None for t in texts)):
         form.append(("ni @code, ni @nullFlavor, ni originalText", "un code, un nullFlavor ou un texte"))
     if system is None and g("codeSystemName") is not None:
@@ -686,7 +705,7 @@ def _cd(ctx: CheckContext, el: etree._Element, kinds: Kinds, ce: bool) -> Iterat
         form.append((f"@code={code} et @nullFlavor={null}", "l'un ou l'autre"))
     if null is not None and g("displayName") is not None:
         form.append((f"@displayName et @nullFlavor={null}", "pas de displayName sur un code nul"))
-    trans = list(el.iterdescendants(f"{{{HL7}}}translation"))
+    trans = list(el.iterdescendants(f"{{{HL7}}}translation")) if len(el) else []
     for t in trans:
         if t.get("nullFlavor") is not None:
             form.append(("translation avec @nullFlavor", "des translations non nulles"))
@@ -701,20 +720,30 @@ def _cd(ctx: CheckContext, el: etree._Element, kinds: Kinds, ce: bool) -> Iterat
     keys = [(t.get("code") or "") + (t.get("codeSystem") or "") for t in trans]
     if len(keys) != len(set(keys)):
         form.append(("deux translations identiques", "des translations distinctes"))
-    if code is not None and system is not None:
+    if code is not None and system is not None and _has_namesake(el):
         for sib in _siblings(el):
             if sib.get("code") == code and sib.get("codeSystem") == system:
                 form.append((f"un autre {etree.QName(el).localname} avec le même code {code}",
                              "des codes distincts"))
                 break
-    for t in el.iterdescendants(f"{{{HL7}}}originalText"):
+    for t in el.iterdescendants(f"{{{HL7}}}originalText") if len(el) else ():
         lang = t.get("language")
         if lang is not None and not _RFC3066.search(lang):
             form.append((f"originalText/@language={lang}", "une langue RFC 3066 (fr-FR)"))
-    if ce and _child(el, "qualifier"):
+    if ce and len(el) and _child(el, "qualifier"):
         form.append(("un qualifier", "pas de qualifier sur un CE"))
     for found, expected in form:
         yield _hit(ctx, R_CODE_FORM, el, found=found, expected=expected)
+
+
+def _has_namesake(el: etree._Element) -> bool:
+    """Whether the parent holds another child of the same name (cheap: no list built)."""
+    parent = el.getparent()
+    if parent is None:
+        return False
+    it = parent.iterchildren(el.tag)
+    next(it, None)
+    return next(it, None) is not None
 
 
 def _siblings(el: etree._Element) -> list[etree._Element]:
@@ -806,10 +835,10 @@ def _ii(el: etree._Element) -> Problems:
         for attr in ("identifierName", "displayable", "reliability", "assigningAuthorityName"):
             if g(attr) is not None:
                 yield f"@{attr} avec nullFlavor", f"pas de {attr} sur un identifiant nul"
-    if root is not None and _UID_XSD.fullmatch(root) and not _OID.fullmatch(root) \
-            and not _UUID.fullmatch(root):
+    if root is not None and not _OID.fullmatch(root) and not _UUID.fullmatch(root) \
+            and _UID_XSD.fullmatch(root):
         yield f"@root « {root} » (un RUID réservé à HL7)", "un OID ou un UUID"
-    if root is not None:
+    if root is not None and _has_namesake(el):
         for sib in _siblings(el):
             if sib.get("root") == root and (ext is None or sib.get("extension") == ext):
                 yield (f"un autre {etree.QName(el).localname} identique (root {root}"
@@ -880,7 +909,7 @@ def _url(el: etree._Element) -> Problems:
     if null is not None and _child(el, "useablePeriod"):
         yield "useablePeriod avec nullFlavor", "pas de période sur une valeur nulle"
     use = el.get("use")
-    if use is not None:
+    if use is not None and _has_namesake(el):
         for sib in _siblings(el):
             if sib.get("use") == use and sib.get("value") == value and value is not None:
                 yield f"un autre {etree.QName(el).localname} identique ({value})", "des valeurs distinctes"
@@ -893,3 +922,5 @@ _SIMPLE: tuple[tuple[str, Callable[[etree._Element], Problems]], ...] = (
 )
 _SIMPLE_RULE = {"CS": R_CS, "ED": R_ST, "ST": R_ST, "II": R_II, "INT": R_INT, "INT.POS": R_INT,
                 "AD": R_NAME, "EN": R_NAME, "PN": R_NAME, "ON": R_NAME, "URL": R_TEL}
+# A plain string element (address part, title) gets only ST/ED/BIN checks: see check_datatypes.
+_TEXT_PLAN = _plan(frozenset(_CHAIN["ST"]))
