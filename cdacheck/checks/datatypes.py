@@ -162,11 +162,12 @@ _CHAIN: dict[str, tuple[str, ...]] = {
 class _Node:
     """A step of the context tree: child steps by tag, datatype rules ending here."""
 
-    __slots__ = ("by_tag", "rules")
+    __slots__ = ("by_tag", "rules", "text_leaf")
 
     def __init__(self) -> None:
         self.by_tag: dict[str, dict[str, tuple[Callable[[etree._Element], bool], _Node]]] = {}
         self.rules: set[str] = set()
+        self.text_leaf = False  # an ST leaf: a plain non-empty string there needs no check
 
 
 @lru_cache(maxsize=1)
@@ -194,6 +195,7 @@ def _context_tree() -> _Node:
 
 def _freeze(node: _Node) -> None:
     node.rules = frozenset(node.rules)  # type: ignore[assignment]
+    node.text_leaf = node.rules == frozenset(_CHAIN["ST"]) and not node.by_tag
     for steps in node.by_tag.values():
         for _, child in steps.values():
             _freeze(child)
@@ -209,7 +211,10 @@ def _walk(el: etree._Element, node: _Node, kinds: Kinds) -> None:
         if steps is None:
             continue
         for test, child in steps.values():
-            if test(sub):
+            if test is _true or test(sub):
+                if child.text_leaf and not sub.attrib and not len(sub) and sub.text \
+                        and sub.text.strip(" \t\r\n"):
+                    continue  # a plain non-empty string (address part, title): nothing to check
                 if child.rules:
                     prev = kinds.get(sub)
                     kinds[sub] = child.rules if prev is None else prev | child.rules  # type: ignore[assignment]
@@ -227,11 +232,9 @@ def check_datatypes(ctx: CheckContext) -> Iterator[Hit]:
     kinds: Kinds = {}
     _walk(cda, _context_tree(), kinds)
     yield from _any(ctx, cda, kinds)
+    plans = _PLANS
     for el, rules in kinds.items():
-        plan = _plan(rules)
-        if plan is _TEXT_PLAN and not el.attrib and not len(el) and el.text and el.text.strip(" \t\r\n"):
-            continue  # a plain non-empty string (address part, title): nothing to report
-        for step in plan:
+        for step in plans.get(rules) or _plan(rules):
             yield from step(ctx, el, kinds)
 
 
@@ -922,5 +925,3 @@ _SIMPLE: tuple[tuple[str, Callable[[etree._Element], Problems]], ...] = (
 )
 _SIMPLE_RULE = {"CS": R_CS, "ED": R_ST, "ST": R_ST, "II": R_II, "INT": R_INT, "INT.POS": R_INT,
                 "AD": R_NAME, "EN": R_NAME, "PN": R_NAME, "ON": R_NAME, "URL": R_TEL}
-# A plain string element (address part, title) gets only ST/ED/BIN checks: see check_datatypes.
-_TEXT_PLAN = _plan(frozenset(_CHAIN["ST"]))
