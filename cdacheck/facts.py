@@ -72,9 +72,12 @@ def parse_ts(raw: str | None) -> Timestamp | None:
         return Timestamp(raw=raw, precision=precision, offset_minutes=offset)  # type: ignore[arg-type]
     utc = None
     if offset is not None:
-        tzinfo = dt.timezone(dt.timedelta(minutes=offset))
-        value = value.replace(tzinfo=tzinfo)
-        utc = value.astimezone(dt.UTC)
+        try:  # an offset of 24 h or more, or a UTC instant outside years 1-9999
+            tzinfo = dt.timezone(dt.timedelta(minutes=offset))
+            value = value.replace(tzinfo=tzinfo)
+            utc = value.astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            return Timestamp(raw=raw, precision=precision, offset_minutes=offset)  # type: ignore[arg-type]
     return Timestamp(raw=raw, value=value, precision=precision, offset_minutes=offset, utc=utc)  # type: ignore[arg-type]
 
 

@@ -188,7 +188,7 @@ STAY_MARCH = Encounter("IMP", "Hospitalisation (établissement, y compris HAD)",
                        "20240310080000+0100", "20240315160000+0100")
 STAY_JUNE = Encounter("IMP", "Hospitalisation (établissement, y compris HAD)",
                       "20240617073000+0200", "20240621110000+0200")
-VISIT_LAB = Encounter("AMB", "Ambulatoire", "20240304083000+0100", "20240304083000+0100")
+VISIT_LAB = Encounter("AMB", "Ambulatoire", "20240304083000+0100", "20240304093000+0100")
 
 
 @dataclass(frozen=True)
