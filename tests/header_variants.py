@@ -1,0 +1,491 @@
+"""One-defect header variants of kit examples and of our samples (issue 17, header part).
+
+Each variant is built at run time from a base document (a kit example of one of the five
+Ségur types, read from ``CDACHECK_KIT``, or one of our samples) by one mutation of its
+header. Nothing of the kit is stored: only the variant ids and the verdicts the official
+pipeline gave on them (``tests/data/header_official.json``).
+
+    python tests/header_variants.py --official      # run the official pipeline, refresh the json
+
+(needs Java, Saxon-HE and ``/work/shared/oracle/pipeline/official.py``; ~15 s + 0.7 s/doc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "header_official.json"
+H = "urn:hl7-org:v3"
+N = {"h": H}
+PROFILE_PIS = (
+    "../schematrons/profils/IHE.sch",
+    "../schematrons/profils/structurationMinimale/ASIP-STRUCT-MIN-StrucMin.sch",
+    "../schematrons/profils/CI-SIS_ModelesDeContenusCDA.sch",
+    "../schematrons/profils/CI-SIS_Modeles_ANS.sch",
+    "../schematrons/profils/terminologies/schematron/terminologie.sch",
+)
+
+# base id -> ("kit", example file name) or ("sample", samples/documents file name)
+BASES: dict[str, tuple[str, str]] = {
+    "ldl": ("kit", "LDL-SES_2022.01.xml"),
+    "epmed": ("kit", "eP-MED-DM_2024.01_PosoStruct.xml"),
+    "img": ("kit", "IMG_CR_IMG_2024.01.xml"),
+    "imgn1": ("kit", "IMG_CR_IMG_2024.01_CDA-R2-Niveau-1.xml"),
+    "bio": ("kit", "BIO-CR-BIO_2024.01_TSH_1.xml"),
+    "s-ldl": ("sample", "ldl-ses-n1.xml"),
+    "s-cro": ("sample", "cro-n1.xml"),
+}
+
+
+def kit_dir() -> Path:
+    raw = os.environ.get("CDACHECK_KIT")
+    return Path(raw) if raw else ROOT.parent / "shared" / "cisis-kit"
+
+
+def h(tag: str) -> str:
+    return f"{{{H}}}{tag}"
+
+
+def sub(parent: etree._Element, tag: str, index: int | None = None, **attrs: str) -> etree._Element:
+    el = etree.Element(h(tag), {k.replace("_", ""): v for k, v in attrs.items()})
+    if index is None:
+        parent.append(el)
+    else:
+        parent.insert(index, el)
+    return el
+
+
+def first(root: etree._Element, path: str) -> etree._Element | None:
+    found = root.xpath(path, namespaces=N)
+    return found[0] if found else None
+
+
+def insert_header(cda: etree._Element, el: etree._Element, before: tuple[str, ...]) -> None:
+    """Insert a header element before the first of ``before`` present (CDA schema order)."""
+    for tag in before:
+        nxt = cda.find(h(tag))
+        if nxt is not None:
+            nxt.addprevious(el)
+            return
+    cda.append(el)
+
+
+AFTER_INFORMANT = ("custodian", "informationRecipient", "legalAuthenticator", "authenticator",
+                   "participant", "inFulfillmentOf", "documentationOf", "relatedDocument",
+                   "authorization", "componentOf", "component")
+AFTER_AUTHENTICATOR = AFTER_INFORMANT[3 + 1:]
+
+
+def person_name(parent: etree._Element, tag: str, prefix: str | None = None,
+                suffix: str | None = None) -> etree._Element:
+    person = sub(parent, tag)
+    name = sub(person, "name")
+    if prefix is not None:
+        sub(name, "prefix").text = prefix
+    sub(name, "given").text = "Jean"
+    sub(name, "family").text = "TEST"
+    if suffix is not None:
+        sub(name, "suffix").text = suffix
+    return person
+
+
+def org(parent: etree._Element, sector: tuple[str, str] | None = ("AMBULATOIRE", "1.2.250.1.213.1.1.4.9")
+        ) -> etree._Element:
+    o = sub(parent, "representedOrganization")
+    sub(o, "id", root="1.2.250.1.71.4.2.2", extension="1999999999")
+    sub(o, "name").text = "Structure de test"
+    if sector:
+        sub(o, "standardIndustryClassCode", code=sector[0], codeSystem=sector[1],
+            displayName="Cadre")
+    return o
+
+
+# ------------------------------------------------------------------ mutations
+# Each returns False when it does not apply to the base (the variant is then skipped).
+Mutation = Callable[[etree._Element], bool]
+
+
+def _name_part(path: str, part: str, value: str, create: bool = True) -> Mutation:
+    """Set (or add) the first prefix/suffix of the first name found at ``path``."""
+    def mutate(cda: etree._Element) -> bool:
+        name = first(cda, path)
+        if name is None:
+            return False
+        el = name.find(h(part))
+        if el is None:
+            if not create:
+                return False
+            el = sub(name, part, 0 if part == "prefix" else None)
+        el.text = value
+        for child in list(el):
+            el.remove(child)
+        return True
+    return mutate
+
+
+def _set_attr(path: str, **attrs: str | None) -> Mutation:
+    def mutate(cda: etree._Element) -> bool:
+        el = first(cda, path)
+        if el is None:
+            return False
+        for k, v in attrs.items():
+            k = k.replace("_", "")
+            if v is None:
+                el.attrib.pop(k, None)
+            else:
+                el.set(k, v)
+        return True
+    return mutate
+
+
+def _replace_attrs(path: str, **attrs: str) -> Mutation:
+    """Replace every attribute of the first element at ``path``."""
+    def mutate(cda: etree._Element) -> bool:
+        el = first(cda, path)
+        if el is None:
+            return False
+        el.attrib.clear()
+        for k, v in attrs.items():
+            el.set(k, v)
+        for child in list(el):
+            el.remove(child)
+        return True
+    return mutate
+
+
+def _add_informant_related(code: dict[str, str] | None, prefix: str | None = None) -> Mutation:
+    def mutate(cda: etree._Element) -> bool:
+        inf = etree.Element(h("informant"))
+        rel = sub(inf, "relatedEntity", classCode="NOK")
+        if code is not None:
+            sub(rel, "code", **code)
+        person_name(rel, "relatedPerson", prefix=prefix)
+        insert_header(cda, inf, AFTER_INFORMANT)
+        return True
+    return mutate
+
+
+def _add_informant_assigned(sector: tuple[str, str] | None, prefix: str | None = None) -> Mutation:
+    def mutate(cda: etree._Element) -> bool:
+        inf = etree.Element(h("informant"))
+        ent = sub(inf, "assignedEntity")
+        sub(ent, "id", root="1.2.250.1.71.4.2.1", extension="810000000001")
+        person_name(ent, "assignedPerson", prefix=prefix)
+        org(ent, sector)
+        insert_header(cda, inf, AFTER_INFORMANT)
+        return True
+    return mutate
+
+
+def _add_authenticator(sector: tuple[str, str] | None, root: str = "1.2.250.1.71.4.2.1",
+                       prefix: str | None = None) -> Mutation:
+    def mutate(cda: etree._Element) -> bool:
+        au = etree.Element(h("authenticator"))
+        sub(au, "time", value="20240101120000+0100")
+        sub(au, "signatureCode", code="S")
+        ent = sub(au, "assignedEntity")
+        sub(ent, "id", root=root, extension="810000000001")
+        person_name(ent, "assignedPerson", prefix=prefix)
+        org(ent, sector)
+        insert_header(cda, au, AFTER_AUTHENTICATOR)
+        return True
+    return mutate
+
+
+def _responsible_party(root: str, prefix: str | None = None) -> Mutation:
+    """Give encompassingEncounter a responsibleParty (replacing any) with that id root."""
+    def mutate(cda: etree._Element) -> bool:
+        enc = first(cda, "h:componentOf/h:encompassingEncounter")
+        if enc is None or enc.find(h("location")) is None:
+            return False
+        for old in enc.findall(h("responsibleParty")):
+            enc.remove(old)
+        rp = etree.Element(h("responsibleParty"))
+        ent = sub(rp, "assignedEntity")
+        sub(ent, "id", root=root, extension="810000000001")
+        person_name(ent, "assignedPerson", prefix=prefix)
+        # responsibleParty comes after code, effectiveTime, dischargeDispositionCode.
+        anchor = None
+        for tag in ("dischargeDispositionCode", "effectiveTime", "code", "id"):
+            found = enc.findall(h(tag))
+            if found:
+                anchor = found[-1]
+                break
+        if anchor is None:
+            enc.insert(0, rp)
+        else:
+            anchor.addnext(rp)
+        return True
+    return mutate
+
+
+def _encounter_participant(root: str, prefix: str | None = None) -> Mutation:
+    """Add an encounterParticipant (typeCode ATND) with that id root to the encounter."""
+    def mutate(cda: etree._Element) -> bool:
+        enc = first(cda, "h:componentOf/h:encompassingEncounter")
+        if enc is None or enc.find(h("location")) is None:
+            return False
+        ep = etree.Element(h("encounterParticipant"), typeCode="ATND")
+        ent = sub(ep, "assignedEntity")
+        sub(ent, "id", root=root, extension="810000000001")
+        person_name(ent, "assignedPerson", prefix=prefix)
+        enc.find(h("location")).addprevious(ep)
+        return True
+    return mutate
+
+
+def _participant_function(**attrs: str) -> Mutation:
+    """Give the first header participant a functionCode with these attributes."""
+    def mutate(cda: etree._Element) -> bool:
+        part = first(cda, "h:participant[h:associatedEntity]")
+        if part is None:
+            return False
+        fc = part.find(h("functionCode"))
+        if fc is None:
+            fc = etree.Element(h("functionCode"))
+            anchor = None
+            for tag in ("templateId", "typeId", "realmCode"):
+                found = part.findall(h(tag))
+                if found:
+                    anchor = found[-1]
+                    break
+            if anchor is None:
+                part.insert(0, fc)
+            else:
+                anchor.addnext(fc)
+        fc.attrib.clear()
+        for k, v in attrs.items():
+            fc.set(k, v)
+        return True
+    return mutate
+
+
+def _author_function(**attrs: str) -> Mutation:
+    """Give the first author a functionCode with these attributes."""
+    def mutate(cda: etree._Element) -> bool:
+        author = first(cda, "h:author[h:assignedAuthor]")
+        if author is None:
+            return False
+        fc = author.find(h("functionCode"))
+        if fc is None:
+            fc = etree.Element(h("functionCode"))
+            anchor = author.findall(h("templateId"))
+            if anchor:
+                anchor[-1].addnext(fc)
+            else:
+                author.insert(0, fc)
+        fc.attrib.clear()
+        for k, v in attrs.items():
+            fc.set(k, v)
+        return True
+    return mutate
+
+
+def _doc_code(code: str, display: str) -> Mutation:
+    return _set_attr("h:code", code=code, codeSystem="2.16.840.1.113883.6.1", displayName=display)
+
+
+AUTHOR_NAME = "h:author/h:assignedAuthor/h:assignedPerson/h:name"
+LEGAL_NAME = "h:legalAuthenticator/h:assignedEntity/h:assignedPerson/h:name"
+PERF = "h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity"
+PERF_NAME = PERF + "/h:assignedPerson/h:name"
+PART_NAME = "h:participant/h:associatedEntity/h:associatedPerson/h:name"
+ENC_PART_NAME = ("h:componentOf/h:encompassingEncounter/h:encounterParticipant/h:assignedEntity"
+                 "/h:assignedPerson/h:name")
+RECIP_NAME = "h:informationRecipient/h:intendedRecipient/h:informationRecipient/h:name"
+PATIENT_NAME = "h:recordTarget/h:patientRole/h:patient/h:name"
+GENDER = "h:recordTarget/h:patientRole/h:patient/h:administrativeGenderCode"
+PERF_SIC = PERF + "/h:representedOrganization/h:standardIndustryClassCode"
+LEGAL_SIC = "h:legalAuthenticator/h:assignedEntity/h:representedOrganization/h:standardIndustryClassCode"
+AUTHOR_SIC = "h:author/h:assignedAuthor/h:representedOrganization/h:standardIndustryClassCode"
+GOOD = ("AMBULATOIRE", "1.2.250.1.213.1.1.4.9")
+
+# mutation id -> (mutation, rule ids of ours expected to flag it when the kit rejects it)
+MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
+    "none": (lambda cda: True, ()),
+    # J245 / J246 on every person the kit checks
+    "author-prefix-bad": (_name_part(AUTHOR_NAME, "prefix", "Docteur"), ("SCH/header/hdr-name-prefix",)),
+    "author-prefix-space": (_name_part(AUTHOR_NAME, "prefix", " M"), ("SCH/header/hdr-name-prefix",)),
+    "author-prefix-ok": (_name_part(AUTHOR_NAME, "prefix", "MME"), ()),
+    "author-suffix-bad": (_name_part(AUTHOR_NAME, "suffix", "Dr"), ("SCH/header/hdr-name-suffix",)),
+    "legal-prefix-bad": (_name_part(LEGAL_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
+    "legal-suffix-bad": (_name_part(LEGAL_NAME, "suffix", "MD"), ("SCH/header/hdr-name-suffix",)),
+    "perf-prefix-bad": (_name_part(PERF_NAME, "prefix", "Mlle"), ("SCH/header/hdr-name-prefix",)),
+    "perf-suffix-bad": (_name_part(PERF_NAME, "suffix", "DOC"), ("SCH/header/hdr-name-suffix",)),
+    "part-prefix-bad": (_name_part(PART_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
+    "part-suffix-bad": (_name_part(PART_NAME, "suffix", "Dr."), ("SCH/header/hdr-name-suffix",)),
+    "encpart-prefix-bad": (_name_part(ENC_PART_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
+    "recip-prefix-bad": (_name_part(RECIP_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
+    "recip-suffix-bad": (_name_part(RECIP_NAME, "suffix", "Dr."), ("SCH/header/hdr-name-suffix",)),
+    "patient-prefix-bad": (_name_part(PATIENT_NAME, "prefix", "Mr"), ()),
+    "informant-rel-prefix-bad": (_add_informant_related(
+        {"code": "SIS", "codeSystem": "2.16.840.1.113883.5.111", "displayName": "Soeur"},
+        prefix="Mr"), ("SCH/header/hdr-name-prefix",)),
+    "informant-ass-prefix-bad": (_add_informant_assigned(GOOD, prefix="Mr"),
+                                 ("SCH/header/hdr-name-prefix",)),
+    "authenticator-prefix-bad": (_add_authenticator(GOOD, prefix="Mr"),
+                                 ("SCH/header/hdr-name-prefix",)),
+    "resp-prefix-bad": (_responsible_party("1.2.250.1.71.4.2.1", prefix="Mr"),
+                        ("SCH/header/hdr-name-prefix",)),
+    # participant functionCode (J47)
+    "part-function-bad": (_participant_function(code="XYZ", codeSystem="2.16.840.1.113883.5.88",
+                                                displayName="X"),
+                          ("SCH/header/hdr-participant-function",)),
+    "part-function-ok": (_participant_function(code="PCP", codeSystem="2.16.840.1.113883.5.88",
+                                               displayName="Médecin traitant"), ()),
+    "part-function-space": (_participant_function(code=" PCP ", codeSystem="2.16.840.1.113883.5.88",
+                                                  displayName="Médecin traitant"), ()),
+    "part-function-nosys": (_participant_function(code="PCP", displayName="Médecin traitant"),
+                            ("SCH/header/hdr-participant-function",)),
+    "part-function-null": (_participant_function(nullFlavor="UNK"),
+                           ("SCH/header/hdr-participant-function",)),
+    # author functionCode
+    "author-function-null": (_author_function(nullFlavor="NAV"),
+                             ("SCH/header/hdr-author-function-coded",)),
+    "author-function-nosys": (_author_function(code="PCP", displayName="Médecin traitant"),
+                              ("SCH/header/hdr-author-function-coded",)),
+    "author-function-space": (_author_function(code=" PCP", codeSystem="2.16.840.1.113883.5.88",
+                                               displayName="Médecin traitant"), ()),
+    "author-function-bad": (_author_function(code="ZZZ", codeSystem="2.16.840.1.113883.5.88",
+                                             displayName="X"), ("SCH/header/hdr-author-function",)),
+    # administrativeGenderCode
+    "gender-space": (_set_attr(GENDER, code=" F"), ()),
+    "gender-sys-bad": (_set_attr(GENDER, codeSystem="1.2.250.1.213.1.1.4.9"),
+                       ("SCH/header/hdr-patient-gender-system",)),
+    "gender-sys-missing": (_set_attr(GENDER, codeSystem=None),
+                           ("SCH/header/hdr-patient-gender-system",)),
+    "gender-null": (_replace_attrs(GENDER, nullFlavor="UNK"), ("SCH/header/hdr-patient-gender",)),
+    "gender-bad": (_set_attr(GENDER, code="X"), ("SCH/header/hdr-patient-gender",)),
+    # informant relationship
+    "informant-rel-code-bad": (_add_informant_related(
+        {"code": "ZZZ", "codeSystem": "2.16.840.1.113883.5.111", "displayName": "X"}),
+        ("SCH/header/hdr-informant-relation",)),
+    "informant-rel-code-nosys": (_add_informant_related(
+        {"code": "SIS", "displayName": "Soeur"}), ("SCH/header/hdr-informant-relation",)),
+    "informant-rel-code-ok": (_add_informant_related(
+        {"code": "SIS", "codeSystem": "2.16.840.1.113883.5.111", "displayName": "Soeur"}), ()),
+    "informant-rel-code-space": (_add_informant_related(
+        {"code": "SIS ", "codeSystem": "2.16.840.1.113883.5.111", "displayName": "Soeur"}), ()),
+    "informant-rel-nocode": (_add_informant_related(None), ()),
+    # practice setting (standardIndustryClassCode, J04)
+    "perf-sic-bad": (_set_attr(PERF_SIC, code="XX"), ("SCH/header/hdr-performer-sector-j04",)),
+    "perf-sic-sys-bad": (_set_attr(PERF_SIC, codeSystem="1.2.3.4"), ()),
+    "perf-sic-space": (_set_attr(PERF_SIC, code=" AMBULATOIRE"), ()),
+    "legal-sic-bad": (_set_attr(LEGAL_SIC, code="XX"), ("SCH/header/hdr-legal-sector",)),
+    "author-sic-bad": (_set_attr(AUTHOR_SIC, code="XX"), ()),
+    "author-sic-sys-bad": (_set_attr(AUTHOR_SIC, codeSystem="1.2.3.4"), ()),
+    "informant-ass-sic-bad": (_add_informant_assigned(("XX", "1.2.250.1.213.1.1.4.9")),
+                              ("SCH/header/hdr-informant-sector",)),
+    "informant-ass-ok": (_add_informant_assigned(GOOD), ()),
+    "authenticator-sic-bad": (_add_authenticator(("XX", "1.2.250.1.213.1.1.4.9")), ()),
+    "authenticator-ok": (_add_authenticator(GOOD), ()),
+    "authenticator-not-rpps": (_add_authenticator(GOOD, root="1.2.250.1.71.4.2.9"),
+                               ("SCH/header/hdr-authenticator-rpps",)),
+    # responsibleParty of the encounter
+    "resp-rpps-ok": (_responsible_party("1.2.250.1.71.4.2.1"), ()),
+    "resp-not-rpps": (_responsible_party("1.2.250.1.71.4.2.9"),
+                      ("SCH/header/hdr-responsible-party-rpps",)),
+    "encpart-not-rpps": (_encounter_participant("1.2.250.1.71.4.2.9"),
+                         ("SCH/header/hdr-encounter-participant-rpps",)),
+    "encpart-rpps-ok": (_encounter_participant("1.2.250.1.71.4.2.1"), ()),
+    "encpart-rpps-prefix-bad": (_encounter_participant("1.2.250.1.71.4.2.1", prefix="Mr"),
+                                ("SCH/header/hdr-name-prefix",)),
+    "perf-sic-null": (_replace_attrs(PERF_SIC, nullFlavor="UNK"), ("SCH/header/hdr-performer-sector",)),
+    "perf-sic-nodisplay": (_set_attr(PERF_SIC, displayName=None), ("SCH/header/hdr-performer-sector-coded",)),
+    "legal-sic-space": (_set_attr(LEGAL_SIC, code=" AMBULATOIRE"), ()),
+    # model templateId vs document code (DOC003)
+    "code-of-other-model-img": (_doc_code("18748-4", "CR d'imagerie médicale"), ("DOC003",)),
+    "code-of-other-model-ldl": (_doc_code("11490-0", "Lettre de liaison de sortie"), ("DOC003",)),
+    "code-of-other-model-bio": (_doc_code("11502-2", "CR d'examens biologiques"), ("DOC003",)),
+    "code-of-other-model-presc": (_doc_code("57833-6", "Prescription de produits de santé"), ("DOC003",)),
+    "code-of-other-model-cro": (_doc_code("34874-8", "Compte rendu opératoire"), ("DOC003",)),
+}
+
+
+def base_tree(base: str) -> etree._ElementTree | None:
+    kind, name = BASES[base]
+    path = (kit_dir() / "ExemplesCDA" / name) if kind == "kit" else (
+        ROOT / "samples" / "documents" / name)
+    if not path.is_file():
+        return None
+    tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+    if kind == "sample":
+        root = tree.getroot()
+        for pi in reversed(PROFILE_PIS):
+            root.addprevious(etree.ProcessingInstruction("oxygen", f'SCHSchema="{pi}"'))
+    return tree
+
+
+def variants(bases: tuple[str, ...] | None = None) -> Iterator[tuple[str, bytes]]:
+    """(variant id, document bytes) for every applicable base × mutation."""
+    for base in bases or tuple(BASES):
+        tree = base_tree(base)
+        if tree is None:
+            continue
+        for mid, (mutate, _) in MUTATIONS.items():
+            t = copy.deepcopy(tree)
+            if not mutate(t.getroot()):
+                continue
+            yield f"{base}~{mid}", etree.tostring(t, xml_declaration=True, encoding="UTF-8")
+
+
+def expected_rules(variant_id: str) -> tuple[str, ...]:
+    return MUTATIONS[variant_id.split("~", 1)[1]][1]
+
+
+def run_official(out: Path) -> dict[str, dict[str, object]]:
+    """Run the official pipeline on every variant; variant id -> verdict and failed asserts."""
+    with tempfile.TemporaryDirectory(prefix="hdr-variants-") as tmp:
+        folder = Path(tmp) / "docs"
+        folder.mkdir()
+        names: dict[str, str] = {}
+        for i, (vid, data) in enumerate(variants()):
+            fname = f"v{i:04d}.xml"
+            (folder / fname).write_bytes(data)
+            names[fname] = vid
+        cmd = [sys.executable, "/work/shared/oracle/pipeline/official.py", "--kit", str(kit_dir()),
+               "--out", str(out), "--cache", os.environ.get("CISIS_OFFICIAL_CACHE", "/work/oracle-cache"),
+               "--jobs", "2", "-q", str(folder)]
+        subprocess.run(cmd, check=False)
+        results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    verdicts: dict[str, dict[str, object]] = {}
+    for path, doc in results["documents"].items():
+        vid = names[Path(path).name]
+        failed = sorted({
+            f"{Path(sch).stem}|{f.get('pattern') or ''}|{(f.get('text') or '')[:160]}"
+            for sch, run in doc["schematrons"].items() for f in run["failed"]
+            if f.get("role") not in ("warning", "info")})
+        verdicts[vid] = {"invalid": bool(doc["official_invalid"]), "xsd_valid": doc["xsd_valid"],
+                         "failed": failed}
+    return dict(sorted(verdicts.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--official", action="store_true", help="run the official pipeline")
+    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hdr-official-out"))
+    args = ap.parse_args(argv)
+    if args.official:
+        verdicts = run_official(Path(args.out))
+        DATA.write_text(json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"{len(verdicts)} variants, {sum(v['invalid'] for v in verdicts.values())} "
+              f"officially invalid -> {DATA}")
+    else:
+        for vid, _ in variants():
+            print(vid)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
