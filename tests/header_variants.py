@@ -45,7 +45,13 @@ BASES: dict[str, tuple[str, str]] = {
     "bio": ("kit", "BIO-CR-BIO_2024.01_TSH_1.xml"),
     "s-ldl": ("sample", "ldl-ses-n1.xml"),
     "s-cro": ("sample", "cro-n1.xml"),
+    # other CI-SIS models given a Ségur code (DOC003 / DOC007): only the code mutations
+    "daimg": ("kit", "IMG-DA-IMG_2024.01_TEP_Thorax.xml"),
+    "vsm": ("kit", "VSM_1.4_2022.01.xml"),
+    "ldlees": ("kit", "LDL-EES_2022.01.xml"),
+    "anest": ("kit", "ANEST-CR-ANEST_2022.01.xml"),
 }
+CODE_ONLY_BASES = ("daimg", "vsm", "ldlees", "anest")
 
 
 def kit_dir() -> Path:
@@ -245,51 +251,33 @@ def _encounter_participant(root: str, prefix: str | None = None) -> Mutation:
     return mutate
 
 
-def _participant_function(**attrs: str) -> Mutation:
-    """Give the first header participant a functionCode with these attributes."""
-    def mutate(cda: etree._Element) -> bool:
-        part = first(cda, "h:participant[h:associatedEntity]")
-        if part is None:
-            return False
-        fc = part.find(h("functionCode"))
-        if fc is None:
-            fc = etree.Element(h("functionCode"))
-            anchor = None
-            for tag in ("templateId", "typeId", "realmCode"):
-                found = part.findall(h(tag))
+def _function_code(holder_path: str, anchors: tuple[str, ...]) -> Callable[..., Mutation]:
+    """Give the first element at ``holder_path`` a functionCode with the given attributes
+    (created after the last of ``anchors`` present, else first)."""
+    def with_attrs(**attrs: str) -> Mutation:
+        def mutate(cda: etree._Element) -> bool:
+            holder = first(cda, holder_path)
+            if holder is None:
+                return False
+            fc = holder.find(h("functionCode"))
+            if fc is None:
+                fc = etree.Element(h("functionCode"))
+                found = [el for tag in anchors for el in holder.findall(h(tag))]
                 if found:
-                    anchor = found[-1]
-                    break
-            if anchor is None:
-                part.insert(0, fc)
-            else:
-                anchor.addnext(fc)
-        fc.attrib.clear()
-        for k, v in attrs.items():
-            fc.set(k, v)
-        return True
-    return mutate
+                    found[-1].addnext(fc)
+                else:
+                    holder.insert(0, fc)
+            fc.attrib.clear()
+            for k, v in attrs.items():
+                fc.set(k, v)
+            return True
+        return mutate
+    return with_attrs
 
 
-def _author_function(**attrs: str) -> Mutation:
-    """Give the first author a functionCode with these attributes."""
-    def mutate(cda: etree._Element) -> bool:
-        author = first(cda, "h:author[h:assignedAuthor]")
-        if author is None:
-            return False
-        fc = author.find(h("functionCode"))
-        if fc is None:
-            fc = etree.Element(h("functionCode"))
-            anchor = author.findall(h("templateId"))
-            if anchor:
-                anchor[-1].addnext(fc)
-            else:
-                author.insert(0, fc)
-        fc.attrib.clear()
-        for k, v in attrs.items():
-            fc.set(k, v)
-        return True
-    return mutate
+_participant_function = _function_code("h:participant[h:associatedEntity]",
+                                       ("realmCode", "typeId", "templateId"))
+_author_function = _function_code("h:author[h:assignedAuthor]", ("realmCode", "typeId", "templateId"))
 
 
 def _doc_code(code: str, display: str) -> Mutation:
@@ -434,6 +422,8 @@ def variants(bases: tuple[str, ...] | None = None) -> Iterator[tuple[str, bytes]
         if tree is None:
             continue
         for mid, (mutate, _) in MUTATIONS.items():
+            if base in CODE_ONLY_BASES and not (mid == "none" or mid.startswith("code-of-")):
+                continue
             t = copy.deepcopy(tree)
             if not mutate(t.getroot()):
                 continue
@@ -441,16 +431,17 @@ def variants(bases: tuple[str, ...] | None = None) -> Iterator[tuple[str, bytes]
 
 
 def expected_rules(variant_id: str) -> tuple[str, ...]:
-    return MUTATIONS[variant_id.split("~", 1)[1]][1]
+    rules = MUTATIONS[variant_id.split("~", 1)[1]][1]
+    return rules + ("DOC007",) if "DOC003" in rules else rules
 
 
-def run_official(out: Path) -> dict[str, dict[str, object]]:
-    """Run the official pipeline on every variant; variant id -> verdict and failed asserts."""
+def run_official(out: Path, skip: frozenset[str] = frozenset()) -> dict[str, dict[str, object]]:
+    """Run the official pipeline on every variant (but ``skip``); id -> verdict, failed asserts."""
     with tempfile.TemporaryDirectory(prefix="hdr-variants-") as tmp:
         folder = Path(tmp) / "docs"
         folder.mkdir()
         names: dict[str, str] = {}
-        for i, (vid, data) in enumerate(variants()):
+        for i, (vid, data) in enumerate(v for v in variants() if v[0] not in skip):
             fname = f"v{i:04d}.xml"
             (folder / fname).write_bytes(data)
             names[fname] = vid
@@ -474,10 +465,16 @@ def run_official(out: Path) -> dict[str, dict[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--official", action="store_true", help="run the official pipeline")
+    ap.add_argument("--missing", action="store_true",
+                    help="only the variants not yet in the data file (merged into it)")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "hdr-official-out"))
     args = ap.parse_args(argv)
     if args.official:
-        verdicts = run_official(Path(args.out))
+        old = json.loads(DATA.read_text(encoding="utf-8")) if args.missing and DATA.is_file() else {}
+        current = {vid for vid, _ in variants()}
+        verdicts = {k: v for k, v in old.items() if k in current}
+        verdicts.update(run_official(Path(args.out), frozenset(verdicts)))
+        verdicts = dict(sorted(verdicts.items()))
         DATA.write_text(json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"{len(verdicts)} variants, {sum(v['invalid'] for v in verdicts.values())} "
               f"officially invalid -> {DATA}")

@@ -157,5 +157,28 @@ def test_doc006_is_informational() -> None:
 
 def test_doc_rules_are_declared_with_a_source() -> None:
     specs = [r for r in REGISTRY if r.family == "DOC"]
-    assert len(specs) == 6
+    assert len(specs) == 7
     assert all(r.source.startswith("cisis-facts") for r in specs)
+
+
+@pytest.mark.parametrize(("template", "code"), [
+    ("1.2.250.1.213.1.1.1.47", "18748-4"),   # IMG-DA-IMG request given the CR-IMG code
+    ("1.2.250.1.213.1.1.1.13", "11490-0"),   # VSM given the discharge-letter code
+    ("1.2.250.1.213.1.1.1.47", "34874-8"),   # a CRO code in another model
+    ("1.2.250.1.213.1.1.1.2.1", "11502-2"),  # sub-model templateIds count as CI-SIS models too
+])
+def test_doc007_segur_code_in_another_cisis_model(template: str, code: str) -> None:
+    detection, ids = run(doc(code, templates=f'<templateId root="{template}"/>', body=OTHER_SECTION))
+    assert "DOC007" in ids
+    assert REGISTRY.get("DOC007").severity == "error"
+
+
+@pytest.mark.parametrize(("templates", "code"), [
+    ('<templateId root="1.2.250.1.213.1.1.1.45"/>', "18748-4"),          # its own model
+    ('<templateId root="1.2.250.1.213.1.1.1.27"/>', "18748-4"),          # D2LM: type by template
+    ('<templateId root="1.2.250.1.213.1.1.1.47"/>', "55115-0"),          # not a Ségur code
+    ('<templateId root="1.3.6.1.4.1.19376.1.5.3.1.1.1"/>', "11490-0"),  # IHE, not CI-SIS
+    ('<templateId root="1.2.250.1.213.1.1.1.55"/>' + XD_LAB, "11502-2"),
+])
+def test_doc007_not_raised(templates: str, code: str) -> None:
+    assert "DOC007" not in run(doc(code, templates=templates, body=OTHER_SECTION))[1]

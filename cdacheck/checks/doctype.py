@@ -26,7 +26,7 @@ from cdacheck.detect import (
     TEMPLATE_TYPES,
 )
 from cdacheck.inputs.xml import HL7
-from cdacheck.model import Hit, Severity
+from cdacheck.model import Hit, Location, Severity
 from cdacheck.registry import rule
 
 _N = {"h": HL7}
@@ -46,6 +46,18 @@ MODEL_CODES: dict[str, tuple[str, str]] = {
     T_D2LM[1]: ("18748-4", "CANCER-D2LM-FIDD"),
 }
 LAB_RESULT_ENTRY = "1.3.6.1.4.1.19376.1.3.1"
+# CI-SIS document-model templateIds are 1.2.250.1.213.1.1.1.N[.M...]; .1 is the structuration
+# minimale shared by every document.
+CISIS_MODEL_PREFIX = "1.2.250.1.213.1.1.1."
+STRUC_MIN = "1.2.250.1.213.1.1.1.1"
+# The five Ségur types: the CI-SIS model templateIds each may carry (cisis-facts §D, §F).
+SEGUR_MODELS: dict[str, frozenset[str]] = {
+    "LDL-SES": frozenset({T_LDL_SES}),
+    "PRESCRIPTION": frozenset({T_EP_MED_DM}),
+    "CRO": frozenset(),
+    "CR-BIO": frozenset({T_CR_BIO_ANS}),
+    "CR-IMG": frozenset({T_CR_IMG}),
+}
 
 R_NO_CODE = rule(
     "DOC001", "document-code-missing", Severity.ERROR,
@@ -72,6 +84,14 @@ R_BIO_NO_RESULT = rule(
     "CR de biologie structuré (N3) sans aucune entrée de résultat de laboratoire (entry "
     "templateId 1.3.6.1.4.1.19376.1.3.1) : le corps ne porte pas les résultats codés.",
     "A structured CR-BIO holds no laboratory report data entry.", source="cisis-facts §D.4, §G")
+R_FOREIGN_MODEL = rule(
+    "DOC007", "segur-code-other-model-template", Severity.ERROR,
+    "ClinicalDocument/code {code} (type {doc_type}) mais templateId {template} : ce templateId "
+    "déclare un autre modèle de document du CI-SIS ; attendu {expected}.",
+    "A Ségur document code (LDL-SES, prescription, CRO, CR-BIO, CR-IMG) in a document whose "
+    "templateIds declare another CI-SIS document model (e.g. 18748-4 in an IMG-DA-IMG "
+    "request): the model's own volet rejects the code and the document is not of that type.",
+    source=_SRC_D + ", §F")
 R_TEMPLATE_TYPE = rule(
     "DOC006", "type-decided-by-model-template", Severity.INFO,
     "Code {code} mais templateId {template} : document classé {doc_type}, pas {code_type}.",
@@ -105,6 +125,7 @@ def check_document_type(ctx: CheckContext) -> Iterator[Hit]:
                               "expected": expected[0]})
     code_type = CODE_TYPES.get(code)
     doc_type = ctx.detection.doc_type
+    yield from _foreign_models(code, doc_type, roots, where)
     if code_type is not None and code_type != doc_type:
         template = next((r for r, t, _ in TEMPLATE_TYPES if t == doc_type and r in roots), "?")
         yield Hit(rule_id=R_TEMPLATE_TYPE.id, location=where,
@@ -122,3 +143,19 @@ def check_document_type(ctx: CheckContext) -> Iterator[Hit]:
         if not found:
             yield Hit(rule_id=R_BIO_NO_RESULT.id,
                       location=ctx.doc.location(body if body is not None else ctx.doc.cda))
+
+
+def _foreign_models(code: str, doc_type: str, roots: list[str], where: Location) -> Iterator[Hit]:
+    """DOC007: a Ségur code with the templateId of another CI-SIS model (not listed in
+    MODEL_CODES, which DOC003 covers, nor deciding the type, which DOC006 reports)."""
+    allowed = SEGUR_MODELS.get(doc_type)
+    if allowed is None or CODE_TYPES.get(code) != doc_type:
+        return
+    for root in dict.fromkeys(roots):
+        if (root.startswith(CISIS_MODEL_PREFIX) and root != STRUC_MIN and root not in allowed
+                and root not in MODEL_CODES):
+            expected = (", ".join(sorted(allowed)) + " ou aucun templateId de modèle CI-SIS"
+                        if allowed else "aucun templateId de modèle CI-SIS")
+            yield Hit(rule_id=R_FOREIGN_MODEL.id, location=where,
+                      params={"code": code, "doc_type": doc_type, "template": root,
+                              "expected": expected})
