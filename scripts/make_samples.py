@@ -266,6 +266,11 @@ SAMPLES: list[Sample] = [
                                       "soins", title="Lettre de liaison à la sortie")),
            "En-tête CR-BIO (templateId XD-LAB et 1.2.250.1.213.1.1.1.55) avec le code de la "
            "lettre de liaison 11490-0."),
+    Sample("segur-code-other-model",
+           lambda: doc(_specs("segur-code-other-model", CR_BIO,
+                              templates=L.CR_BIO_TEMPLATES + (("1.2.250.1.213.1.1.1.47", None),))),
+           "CR-BIO (11502-2) qui déclare aussi le templateId 1.2.250.1.213.1.1.1.47 d'un autre "
+           "modèle du CI-SIS (demande d'examen d'imagerie IMG-DA-IMG)."),
     Sample("cr-bio-n3-no-xdlab-template",
            lambda: doc(_specs("cr-bio-n3-no-xdlab-template", CR_BIO,
                               templates=tuple(t for t in L.CR_BIO_TEMPLATES

@@ -347,6 +347,13 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
                                                displayName="Médecin traitant"), ()),
     "author-function-bad": (_author_function(code="ZZZ", codeSystem="2.16.840.1.113883.5.88",
                                              displayName="X"), ("SCH/header/hdr-author-function",)),
+    # author specialty (J01)
+    "author-code-sys-bad": (_set_attr("h:author/h:assignedAuthor/h:code", codeSystem="1.2.250.1.213.1.1.4.9"),
+                            ("SCH/header/hdr-author-code-system",)),
+    "author-code-space": (_set_attr("h:author/h:assignedAuthor/h:code", code=" G15_10/SM26"),
+                          ("SCH/header/hdr-author-code",)),
+    "author-code-null": (_replace_attrs("h:author/h:assignedAuthor/h:code", nullFlavor="UNK"),
+                         ("SCH/header/hdr-author-code",)),
     # administrativeGenderCode
     "gender-space": (_set_attr(GENDER, code=" F"), ()),
     "gender-sys-bad": (_set_attr(GENDER, codeSystem="1.2.250.1.213.1.1.4.9"),
