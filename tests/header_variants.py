@@ -155,6 +155,17 @@ def _set_attr(path: str, **attrs: str | None) -> Mutation:
     return mutate
 
 
+def _pad(path: str, attr: str) -> Mutation:
+    """Put a leading space in an attribute (a cs token: the schema collapses it)."""
+    def mutate(cda: etree._Element) -> bool:
+        el = first(cda, path)
+        if el is None or el.get(attr) is None:
+            return False
+        el.set(attr, " " + el.get(attr, ""))
+        return True
+    return mutate
+
+
 def _replace_attrs(path: str, **attrs: str) -> Mutation:
     """Replace every attribute of the first element at ``path``."""
     def mutate(cda: etree._Element) -> bool:
@@ -298,6 +309,7 @@ PERF_SIC = PERF + "/h:representedOrganization/h:standardIndustryClassCode"
 LEGAL_SIC = "h:legalAuthenticator/h:assignedEntity/h:representedOrganization/h:standardIndustryClassCode"
 AUTHOR_SIC = "h:author/h:assignedAuthor/h:representedOrganization/h:standardIndustryClassCode"
 GOOD = ("AMBULATOIRE", "1.2.250.1.213.1.1.4.9")
+FACILITY = "h:componentOf/h:encompassingEncounter/h:location/h:healthCareFacility/h:code"
 
 # mutation id -> (mutation, rule ids of ours expected to flag it when the kit rejects it)
 MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
@@ -399,6 +411,24 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "perf-sic-null": (_replace_attrs(PERF_SIC, nullFlavor="UNK"), ("SCH/header/hdr-performer-sector",)),
     "perf-sic-nodisplay": (_set_attr(PERF_SIC, displayName=None), ("SCH/header/hdr-performer-sector-coded",)),
     "legal-sic-space": (_set_attr(LEGAL_SIC, code=" AMBULATOIRE"), ()),
+    # cs codes padded with a space, and other code systems, on the main header codes
+    "doc-code-padded": (_pad("h:code", "code"), ()),
+    "doc-code-sys-bad": (_set_attr("h:code", codeSystem="1.2.250.1.213.9.9.9"), ()),
+    "conf-padded": (_pad("h:confidentialityCode", "code"), ()),
+    "conf-sys-bad": (_set_attr("h:confidentialityCode", codeSystem="1.2.250.1.213.9.9.9"), ()),
+    "lang-padded": (_pad("h:languageCode", "code"), ()),
+    "realm-padded": (_pad("h:realmCode", "code"), ()),
+    "legal-signature-padded": (_pad("h:legalAuthenticator/h:signatureCode", "code"), ()),
+    "facility-padded": (_pad(FACILITY, "code"), ()),
+    "facility-sys-bad": (_set_attr(FACILITY, codeSystem="1.2.250.1.213.9.9.9"), ()),
+    "encounter-code-padded": (_pad("h:componentOf/h:encompassingEncounter/h:code", "code"), ()),
+    "encounter-code-sys-bad": (_set_attr("h:componentOf/h:encompassingEncounter/h:code",
+                                         codeSystem="1.2.250.1.213.9.9.9"), ()),
+    "participant-type-padded": (_pad("h:participant", "typeCode"), ()),
+    "family-qualifier-padded": (_pad(PATIENT_NAME + "/h:family", "qualifier"), ()),
+    "legal-code-padded": (_pad("h:legalAuthenticator/h:assignedEntity/h:code", "code"), ()),
+    "perf-code-padded": (_pad(PERF + "/h:code", "code"), ()),
+    "perf-type-padded": (_pad("h:documentationOf/h:serviceEvent/h:performer", "typeCode"), ()),
     # model templateId vs document code (DOC003)
     "code-of-other-model-img": (_doc_code("18748-4", "CR d'imagerie médicale"), ("DOC003",)),
     "code-of-other-model-ldl": (_doc_code("11490-0", "Lettre de liaison de sortie"), ("DOC003",)),
