@@ -166,6 +166,27 @@ def _pad(path: str, attr: str) -> Mutation:
     return mutate
 
 
+def _duplicate(path: str) -> Mutation:
+    """Repeat the first element at ``path`` right after itself."""
+    def mutate(cda: etree._Element) -> bool:
+        el = first(cda, path)
+        if el is None:
+            return False
+        el.addnext(copy.deepcopy(el))
+        return True
+    return mutate
+
+
+def _remove(path: str) -> Mutation:
+    def mutate(cda: etree._Element) -> bool:
+        el = first(cda, path)
+        if el is None:
+            return False
+        el.getparent().remove(el)
+        return True
+    return mutate
+
+
 def _replace_attrs(path: str, **attrs: str) -> Mutation:
     """Replace every attribute of the first element at ``path``."""
     def mutate(cda: etree._Element) -> bool:
@@ -429,6 +450,32 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "legal-code-padded": (_pad("h:legalAuthenticator/h:assignedEntity/h:code", "code"), ()),
     "perf-code-padded": (_pad(PERF + "/h:code", "code"), ()),
     "perf-type-padded": (_pad("h:documentationOf/h:serviceEvent/h:performer", "typeCode"), ()),
+    # name parts, persons, addresses, other header elements (StrucMin)
+    "author-suffix-twice": (_duplicate(AUTHOR_NAME + "/h:suffix"), ("SCH/header/hdr-name-part-once",)),
+    "author-prefix-twice": (_duplicate(AUTHOR_NAME + "/h:prefix"), ("SCH/header/hdr-name-part-once",)),
+    "recip-prefix-twice": (_duplicate(RECIP_NAME + "/h:prefix"), ("SCH/header/hdr-name-part-once",)),
+    "patient-suffix-twice": (_duplicate(PATIENT_NAME + "/h:suffix"), ("SCH/header/hdr-patient-name",)),
+    "part-person-no-family": (_remove(PART_NAME + "/h:family"), ("SCH/header/hdr-person-name",)),
+    "part-person-two-names": (_duplicate(PART_NAME), ("SCH/header/hdr-person-name",)),
+    "author-person-no-family": (_remove(AUTHOR_NAME + "/h:family"), ("SCH/header/hdr-person-name",)),
+    "part-entity-code-bad": (_set_attr("h:participant/h:associatedEntity/h:code", code="ZZZ"),
+                             ("SCH/header/hdr-participant-entity-code",)),
+    "part-entity-code-nosys": (_set_attr("h:participant/h:associatedEntity/h:code", codeSystem=None),
+                               ("SCH/header/hdr-participant-entity-code",)),
+    "event-code-padded": (_pad("h:documentationOf/h:serviceEvent/h:code", "code"),
+                          ("SCH/header/hdr-event-code-token",)),
+    "facility-nodisplay": (_set_attr(FACILITY, displayName=None), ("SCH/header/hdr-facility-code-coded",)),
+    "facility-nosys": (_set_attr(FACILITY, codeSystem=None), ("SCH/header/hdr-facility-code-coded",)),
+    "order-id-twice": (_duplicate("h:inFulfillmentOf/h:order/h:id"), ("SCH/header/hdr-order-id",)),
+    "patient-addr-city-twice": (_duplicate("h:recordTarget/h:patientRole/h:addr[not(h:streetAddressLine)]/h:city"),
+                                ("SCH/header/hdr-addr-parts",)),
+    "custodian-addr-street-twice": (_duplicate("h:custodian/h:assignedCustodian/h:representedCustodianOrganization"
+                                               "/h:addr[not(h:streetAddressLine)]/h:streetName"),
+                                    ("SCH/header/hdr-addr-parts",)),
+    "patient-addr-use-phys": (_set_attr("h:recordTarget/h:patientRole/h:addr", use="PHYS"),
+                              ("SCH/header/hdr-addr-use",)),
+    "authenticator-time-null": (_replace_attrs("h:authenticator/h:time", nullFlavor="UNK"),
+                                ("SCH/header/hdr-authenticator-time",)),
     # model templateId vs document code (DOC003)
     "code-of-other-model-img": (_doc_code("18748-4", "CR d'imagerie médicale"), ("DOC003",)),
     "code-of-other-model-ldl": (_doc_code("11490-0", "Lettre de liaison de sortie"), ("DOC003",)),
