@@ -259,7 +259,14 @@ SAMPLES: list[Sample] = [
            lambda: doc(_specs("document-code-not-loinc", LDL_SES),
                        set_attr("h:code", codeSystem="1.2.250.1.213.1.1.4.12",
                                 codeSystemName=None)),
-           "Code 11490-0 donné dans un autre système de codes que LOINC."),
+           "Code 11490-0 donné dans un autre système de codes que LOINC : avertissement (le kit ne "
+           "contrôle pas le codeSystem d'une LDL-SES ni d'un N1)."),
+    Sample("cr-bio-code-not-loinc",
+           lambda: doc(_specs("cr-bio-code-not-loinc", CR_BIO),
+                       set_attr("h:code", codeSystem="1.2.250.1.213.1.1.4.12",
+                                codeSystemName=None)),
+           "CR-BIO N3 dont le code 11502-2 est donné hors LOINC : erreur (le volet CR-BIO compare "
+           "le codeSystem)."),
     Sample("model-template-code-mismatch",
            lambda: doc(_specs("model-template-code-mismatch", CR_BIO, code="11490-0",
                               display="Lettre de liaison à la sortie d'un établissement de "

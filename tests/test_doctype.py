@@ -100,8 +100,13 @@ def test_doc001_code_unusable(code_el: str) -> None:
 
 
 def test_doc002_tracked_code_not_loinc() -> None:
-    assert run(doc("11490-0", system="1.2.250.1.213.1.1.4.12"))[1] == ["DOC002"]
+    # N1 (and LDL-SES): the official pipeline does not compare the codeSystem -> warning DOC008
+    assert run(doc("11490-0", system="1.2.250.1.213.1.1.4.12"))[1] == ["DOC008"]
+    assert REGISTRY.get("DOC008").severity == "warning"
     assert run(doc("11490-0"))[1] == []
+    # the CR-IMG model's volet does -> error DOC002
+    img = '<templateId root="1.2.250.1.213.1.1.1.45"/>'
+    assert run(doc("18748-4", system="1.2.3", templates=img, body=OTHER_SECTION))[1] == ["DOC002"]
 
 
 @pytest.mark.parametrize(("template", "code"), [
@@ -157,7 +162,7 @@ def test_doc006_is_informational() -> None:
 
 def test_doc_rules_are_declared_with_a_source() -> None:
     specs = [r for r in REGISTRY if r.family == "DOC"]
-    assert len(specs) == 7
+    assert len(specs) == 8
     assert all(r.source.startswith("cisis-facts") for r in specs)
 
 

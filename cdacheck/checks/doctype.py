@@ -46,6 +46,8 @@ MODEL_CODES: dict[str, tuple[str, str]] = {
     T_D2LM[1]: ("18748-4", "CANCER-D2LM-FIDD"),
 }
 LAB_RESULT_ENTRY = "1.3.6.1.4.1.19376.1.3.1"
+# Models whose volet requires ClinicalDocument/code in LOINC (code and codeSystem compared).
+LOINC_VOLETS = frozenset({T_CR_IMG, T_CR_BIO_ANS, T_CR_BIO_IHE, T_EP_MED_DM})
 # CI-SIS document-model templateIds are 1.2.250.1.213.1.1.1.N[.M...]; .1 is the structuration
 # minimale shared by every document.
 CISIS_MODEL_PREFIX = "1.2.250.1.213.1.1.1."
@@ -68,7 +70,16 @@ R_NOT_LOINC = rule(
     "DOC002", "tracked-code-not-loinc", Severity.ERROR,
     "ClinicalDocument/code {code} avec codeSystem « {found} » : attendu LOINC "
     "2.16.840.1.113883.6.1 pour ce type de document.",
-    "A tracked document-type code is given in another code system than LOINC.", source=_SRC_D)
+    "A tracked document-type code is given in another code system than LOINC, in a document "
+    "of a model whose volet requires it (CR-IMG, CR-BIO, eP-MED-DM templateIds).", source=_SRC_D)
+R_NOT_LOINC_WARN = rule(
+    "DOC008", "tracked-code-not-loinc-unchecked", Severity.WARNING,
+    "ClinicalDocument/code {code} avec codeSystem « {found} » : attendu LOINC "
+    "2.16.840.1.113883.6.1 (le typeCode XDS en dépend) ; le kit ne le contrôle pas pour ce "
+    "modèle (N1, LDL-SES).",
+    "A tracked document-type code in another code system than LOINC, in a document whose "
+    "model the official volets do not check for it (N1, LDL-SES): a warning, where DOC002 "
+    "is the error of the CR-IMG, CR-BIO and eP-MED-DM models.", source=_SRC_D)
 R_MISMATCH = rule(
     "DOC003", "model-template-code-mismatch", Severity.ERROR,
     "templateId {template} (modèle {model}) incompatible avec ClinicalDocument/code {found} : "
@@ -113,10 +124,13 @@ def check_document_type(ctx: CheckContext) -> Iterator[Hit]:
                   else "sans @code")
         yield Hit(rule_id=R_NO_CODE.id, location=where, params={"detail": detail})
         return
-    if code in CODE_TYPES and facts.code.code_system != LOINC:
-        yield Hit(rule_id=R_NOT_LOINC.id, location=where,
-                  params={"code": code, "found": facts.code.code_system or "(absent)"})
     roots = facts.template_roots
+    if code in CODE_TYPES and facts.code.code_system != LOINC:
+        # The CR-IMG, CR-BIO and eP-MED-DM volets compare @codeSystem; LDL-SES's and the
+        # profiles (so every N1) compare @code only (checked against the official pipeline).
+        strict = any(r in LOINC_VOLETS for r in roots)
+        yield Hit(rule_id=(R_NOT_LOINC if strict else R_NOT_LOINC_WARN).id, location=where,
+                  params={"code": code, "found": facts.code.code_system or "(absent)"})
     for root in dict.fromkeys(roots):
         expected = MODEL_CODES.get(root)
         if expected is not None and expected[0] != code:
