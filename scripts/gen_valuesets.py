@@ -47,6 +47,7 @@ SVS_SETS: dict[str, str] = {
     "J144": "jeuxDeValeurs/JDV_J144_ParticipationType_CISIS.xml",     # participant/@typeCode
     "J245": "jeuxDeValeurs/JDV_J245_Civilite_CISIS.xml",              # name/prefix
     "J246": "jeuxDeValeurs/JDV_J246_Titre_CISIS.xml",                 # name/suffix
+    "OBSINTERP": "jeuxDeValeurs/JDV_HL7_ObservationInterpretation_CISIS.xml",  # CR-BIO results
 }
 # HL7 v3 Confidentiality (2.16.840.1.113883.1.11.10228): not a JDV, only an ART-DECOR voc file.
 VOC_SETS: dict[str, str] = {
