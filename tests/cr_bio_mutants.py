@@ -287,6 +287,32 @@ def _germ_loinc(cda: etree._Element) -> bool:
     return True
 
 
+def _battery_translation(cda: etree._Element) -> bool:
+    code = _first(cda, BATTERY_OBS + "/h:code[@code]")
+    if code is None or _first(code, "h:translation") is not None:
+        return False
+    _after(code, ("originalText", "qualifier"), _xml('<translation code="LOC-1" codeSystem="1.2.250.1.213.1.1.9.42"/>'))
+    return True
+
+
+def _isolate_performer(cda: etree._Element) -> bool:
+    org = _first(cda, ISOLATE)
+    if org is None or _first(org, "h:performer") is not None:
+        return False
+    _after(org, ("templateId", "id", "code", "statusCode", "effectiveTime", "subject", "specimen"),
+           _xml('<performer typeCode="SPRF"><assignedEntity><id root="1.2.250.1.71.4.2.2" '
+                'extension="1234567890"/></assignedEntity></performer>'))
+    return True
+
+
+def _item_template_on_entry(cda: etree._Element) -> bool:
+    tid = _first(cda, ITEM + "/" + ENTRY.removeprefix("//") + "/h:templateId[last()]")
+    if tid is None:
+        return False
+    tid.addnext(_xml('<templateId root="1.3.6.1.4.1.19376.1.3.3.2.2"/>'))
+    return True
+
+
 def _spreceive_system(cda: etree._Element) -> bool:
     code = _first(cda, COLLECT + "/h:entryRelationship/h:act/h:code[@code='SPRECEIVE']")
     if code is None:
@@ -392,6 +418,13 @@ MUTATIONS: dict[str, Mutation] = {
     "collect-received-system": _spreceive_system,
     "received-code": _set(RECEIVED + "/h:code", "code", "SPRECV"),
     "received-mood": _set(RECEIVED, "moodCode", "INT"),
+    # added after the first official run (appended, so that earlier variants keep their bytes)
+    "version-null": _null("h:versionNumber", "NI"),
+    "isolate-performer-type": _isolate_performer,
+    "battery-obs-translation": _battery_translation,
+    "item-template-on-entry": _item_template_on_entry,
+    "obs-in-battery-no-code": _drop(BATTERY_OBS + "/h:code"),
+    "act-status-completed-to-aborted": _set(ACT + "/h:statusCode[@code='completed']", "code", "aborted"),
 }
 
 
@@ -500,10 +533,12 @@ def official_errors(doc: dict) -> Counter[str]:
     return out
 
 
-def record(folder: Path, results: Path) -> dict:
-    """The stored form: per variant its SHA-1, official verdict and error-level asserts."""
-    res = json.loads(results.read_text(encoding="utf-8"))
-    by_file = {Path(k).name: v for k, v in res["documents"].items()}
+def record(folder: Path, *results: Path) -> dict:
+    """The stored form: per variant its SHA-1, official verdict and error-level asserts
+    (several results.json files may be given: runs over parts of the folder)."""
+    runs = [json.loads(r.read_text(encoding="utf-8")) for r in results]
+    res = runs[0]
+    by_file = {Path(k).name: v for run in runs for k, v in run["documents"].items()}
     out: dict[str, dict] = {}
     for path in sorted(folder.glob("*.xml")):
         doc = by_file[path.name]
@@ -527,7 +562,7 @@ def main(argv: list[str]) -> int:
         print(f"{n} variants written to {folder}")
         return 0
     if len(argv) >= 3 and argv[0] == "record":
-        data = record(Path(argv[1]), Path(argv[2]))
+        data = record(Path(argv[1]), *(Path(a) for a in argv[2:]))
         DATA.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
                         encoding="utf-8")
         print(f"{len(data['variants'])} official verdicts recorded in {DATA}")
