@@ -425,6 +425,7 @@ MUTATIONS: dict[str, Mutation] = {
     "item-template-on-entry": _item_template_on_entry,
     "obs-in-battery-no-code": _drop(BATTERY_OBS + "/h:code"),
     "act-status-completed-to-aborted": _set(ACT + "/h:statusCode[@code='completed']", "code", "aborted"),
+    "no-lab-entry": _drop_all(ENTRY),
 }
 
 
@@ -529,7 +530,7 @@ def official_errors(doc: dict) -> Counter[str]:
             out[f"{sch}: did not run"] += 1
         for f in res.get("failed", []):
             if (f.get("role") or "").strip().lower() not in ("warning", "info"):
-                out[f"{Path(sch).name}: {f['text'][:160]}"] += 1
+                out[f"{Path(sch).stem}: {f['text'][:100]}"] += 1
     return out
 
 
@@ -540,15 +541,22 @@ def record(folder: Path, *results: Path) -> dict:
     res = runs[0]
     by_file = {Path(k).name: v for run in runs for k, v in run["documents"].items()}
     out: dict[str, dict] = {}
+    texts: dict[str, int] = {}
     for path in sorted(folder.glob("*.xml")):
         doc = by_file[path.name]
         errors = official_errors(doc)
         out[path.stem] = {"sha1": hashlib.sha1(path.read_bytes()).hexdigest(),
                           "official_invalid": bool(doc["official_invalid"]),
-                          "errors": sorted(errors.elements())}
+                          "errors": [texts.setdefault(e, len(texts)) for e in sorted(errors.elements())]}
     return {"tool": {k: res["tool"].get(k) for k in ("name", "version", "saxon", "pipeline")}
             | {"kit_commit": (res["tool"].get("kit") or {}).get("commit")},
-            "variants": out}
+            "texts": list(texts), "variants": out}
+
+
+def recorded_errors(record_data: dict, key: str) -> Counter[str]:
+    """The official error-level asserts of one recorded variant (schematron: text)."""
+    texts = record_data["texts"]
+    return Counter(texts[i] for i in record_data["variants"][key]["errors"])
 
 
 def main(argv: list[str]) -> int:
@@ -563,7 +571,7 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) >= 3 and argv[0] == "record":
         data = record(Path(argv[1]), *(Path(a) for a in argv[2:]))
-        DATA.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
+        DATA.write_text(json.dumps(data, indent=0, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n",
                         encoding="utf-8")
         print(f"{len(data['variants'])} official verdicts recorded in {DATA}")
         return 0
