@@ -426,6 +426,9 @@ MUTATIONS: dict[str, Mutation] = {
     "obs-in-battery-no-code": _drop(BATTERY_OBS + "/h:code"),
     "act-status-completed-to-aborted": _set(ACT + "/h:statusCode[@code='completed']", "code", "aborted"),
     "no-lab-entry": _drop_all(ENTRY),
+    "value-unit-not-ucum": _set("//h:observation/h:value[@unit]", "unit", "mmol/litre"),
+    "range-unit-not-ucum": _set("//h:referenceRange/h:observationRange/h:value/h:low[@unit]", "unit", "G/l"),
+    "value-unit-annotation": _set("//h:observation/h:value[@unit='%']", "unit", "{ratio}%"),
 }
 
 
