@@ -72,6 +72,9 @@ PACKS: dict[str, PackInfo] = {p.name: p for p in (
     PackInfo("cr-img", "cr-img.sch",
              "Compte rendu d'imagerie (18748-4), N1 et volet IMG-CR-IMG 2024.01 (N3).",
              "type CR-IMG ou templateId 1.2.250.1.213.1.1.1.45"),
+    PackInfo("entries", "entries.sch",
+             "Entrées génériques des documents structurés (IHE PCC / Pharm, modèles CI-SIS et ANS).",
+             "tout document N3"),
     PackInfo("pdf-copy", "pdf-copy.sch",
              "Section « Copie du document » (FR-Document-PDF-copie) des documents structurés.",
              "tout document N3"),
@@ -112,7 +115,7 @@ def selected_packs(detection: Detection, settings: Settings,
     if kind == "CR-IMG" or T_CR_IMG in roots:
         chosen.append("cr-img")
     if n3:
-        chosen.append("pdf-copy")
+        chosen.extend(("entries", "pdf-copy"))
     return chosen
 
 
