@@ -73,8 +73,9 @@ PACKS: dict[str, PackInfo] = {p.name: p for p in (
              "Compte rendu d'imagerie (18748-4), N1 et volet IMG-CR-IMG 2024.01 (N3).",
              "type CR-IMG ou templateId 1.2.250.1.213.1.1.1.45"),
     PackInfo("entries", "entries.sch",
-             "Entrées génériques des documents structurés (IHE PCC / Pharm, modèles CI-SIS et ANS).",
-             "tout document N3"),
+             "Entrées et sections génériques des documents structurés (IHE PCC / Pharm PRE / DICOM, "
+             "modèles CI-SIS et ANS) des volets LDL-SES, eP-MED-DM et IMG-CR-IMG.",
+             "type LDL-SES, PRESCRIPTION ou CR-IMG en N3 (ou templateId de leur volet)"),
     PackInfo("pdf-copy", "pdf-copy.sch",
              "Section « Copie du document » (FR-Document-PDF-copie) des documents structurés.",
              "tout document N3"),
@@ -114,8 +115,10 @@ def selected_packs(detection: Detection, settings: Settings,
         chosen.append("cr-bio")
     if kind == "CR-IMG" or T_CR_IMG in roots:
         chosen.append("cr-img")
+    if n3 and (kind in ("LDL-SES", "PRESCRIPTION", "CR-IMG") or roots & {T_LDL_SES, T_EP_MED_DM, T_CR_IMG}):
+        chosen.append("entries")
     if n3:
-        chosen.extend(("entries", "pdf-copy"))
+        chosen.append("pdf-copy")
     return chosen
 
 
