@@ -35,11 +35,13 @@ BASES: dict[str, tuple[str, str]] = {
     "med24": ("kit", "eP-MED-DM_2024.01_PosoStruct.xml"),
     "med24n": ("kit", "eP-MED-DM_2024.01_PosoNonStruct.xml"),
     "img": ("kit", "IMG_CR_IMG_2024.01.xml"),
-    "bio": ("sample", "cr-bio-n3.xml"),
 }
-# Our samples carry no <?oxygen SCHSchema?> instruction; for the official run they get the
-# ones of this kit example (same type), so the official pipeline runs the right schematrons.
-SAMPLE_PIS = {"bio": "BIO-CR-BIO_2024.01_TSH_1.xml"}
+# Our samples carry no <?oxygen SCHSchema?> instruction; a sample base ("sample", file) gets
+# for the official run the ones of the kit example named here (same type). None is used today:
+# our only N3 sample of these types, cr-bio-n3, is itself rejected by the official pipeline
+# (StrucMin, CR-BIO header and laboratory-observation asserts, owned by the header and CR-BIO
+# packs), so its variants would prove nothing about the body packs.
+SAMPLE_PIS: dict[str, str] = {}
 
 
 def T(root: str, el: str = "*") -> str:
@@ -148,22 +150,15 @@ VARIANTS: list[tuple] = [
     ("med24-sub-status", "med24", "attr", T(E + "83.1", "substanceAdministration") + "/h:statusCode", "code", "active"),
     ("med24-sub-er-type", "med24", "attr", T(E + "83.1", "substanceAdministration") + "/..", "typeCode", "REFR"),
     # ---- PDF copy (eP-MED-DM 2024.01 and our CR-BIO sample)
-    *[(f"{b}-pdf-code", b, "attr", T(PDF, "section") + "/h:code", "code", "55107-7") for b in ("med24", "bio")],
-    *[(f"{b}-pdf-title", b, "text", T(PDF, "section") + "/h:title", "Copie PDF") for b in ("med24", "bio")],
     ("med24-pdf-cs", "med24", "attr", T(PDF, "section") + "/h:code", "codeSystem", "2.16.840.1.113883.6.96"),
     ("med24-pdf-no-text", "med24", "rm", T(PDF, "section") + "/h:text"),
     ("med24-pdf-org-class", "med24", "attr", T(ORG, "organizer"), "classCode", "BATTERY"),
-    *[(f"{b}-pdf-org-no-id", b, "rm", T(ORG, "organizer") + "/h:id") for b in ("med24", "bio")],
     ("med24-pdf-org-status", "med24", "attr", T(ORG, "organizer") + "/h:statusCode", "code", "active"),
-    ("bio-pdf-org-code", "bio", "attr", T(ORG, "organizer") + "/h:code", "code", "55108-5"),
     ("med24-pdf-org-no-tpl", "med24", "rm", T(ORG, "organizer") + f"/h:templateId[@root = '{ORG}']"),
     ("med24-pdf-media-type", "med24", "attr", "(//h:observationMedia)[1]/h:value", "mediaType", "text/plain"),
-    ("bio-pdf-media-repr", "bio", "attr", "(//h:observationMedia)[1]/h:value", "representation", "TXT"),
     ("med24-pdf-media-mood", "med24", "attr", "(//h:observationMedia)[1]", "moodCode", "INT"),
     ("med24-pdf-type-code", "med24", "attr", T(TYP, "observation") + "/h:code", "code", "55107-7"),
-    ("bio-pdf-type-no-value", "bio", "rm", T(TYP, "observation") + "/h:value"),
     ("med24-pdf-type-no-time", "med24", "rm", T(TYP, "observation") + "/h:effectiveTime"),
-    ("bio-pdf-type-status", "bio", "attr", T(TYP, "observation") + "/h:statusCode", "code", "active"),
     ("med24-pdf-type-no-text", "med24", "rm", T(TYP, "observation") + "/h:text"),
     # ---- IMG-CR-IMG volet
     ("img-no-tpl45", "img", "rm", f"{DOC}/h:templateId[@root = '1.2.250.1.213.1.1.1.45']"),
@@ -252,7 +247,6 @@ VARIANTS: list[tuple] = [
     ("ldl-obs-display", "ldl", "attr", T(OBS, "observation") + "/h:code", "displayName", "Autre libellé"),
     ("med24-item-display", "med24", "attr", T(ITEM, "substanceAdministration") + "/h:code", "displayName", "Autre libellé"),
     ("img-conclusion-title", "img", "text", T(S + "209", "section") + "/h:title", "Conclusion de l'examen"),
-    ("bio-pdf-type-display", "bio", "attr", T(TYP, "observation") + "/h:code", "displayName", "Type"),
     ("ldl-no-hospital-course", "ldl", "text", T("1.3.6.1.4.1.19376.1.5.3.1.3.22", "section") + "/h:title", "Traitements de sortie"),
 ]
 
