@@ -242,6 +242,17 @@ VARIANTS: list[tuple] = [
     ("img-dicom-technique-class", "img", "attr", T("1.2.840.10008.9.14", "procedure"), "classCode", "ACT"),
     ("img-dicom-exposure-mood", "img", "attr", T(E + "165", "procedure"), "moodCode", "INT"),
     ("img-dicom-radiopharm-consumable", "img", "attr", T(E + "173", "substanceAdministration") + "/h:consumable", "typeCode", "CSM2"),
+    # ---- vital signs and pregnancy (eP-MED-DM)
+    ("med24-vital-unit", "med24", "attr", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.2", "observation") + "/h:value", "unit", "[lb_us]"),
+    ("med24-vital-no-ccd", "med24", "rm", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.2", "observation") + "/h:templateId[@root = '2.16.840.1.113883.10.20.1.31']"),
+    ("med24-vital-status", "med24", "attr", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.2", "observation") + "/h:statusCode", "code", "active"),
+    ("med24-vital-org-code", "med24", "attr", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.1", "organizer") + "/h:code", "code", "85354-9"),
+    ("med24-vital-org-no-id", "med24", "rm", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.1", "organizer") + "/h:id"),
+    ("med24-vital-org-class", "med24", "attr", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.1", "organizer"), "classCode", "BATTERY"),
+    ("med24-pregnancy-no-value", "med24", "rm", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.5", "observation") + "/h:value"),
+    ("med24-pregnancy-no-text", "med24", "rm", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.5", "observation") + "/h:text"),
+    ("med24-sec-vital-signs-no-ccd", "med24", "rm", T("1.3.6.1.4.1.19376.1.5.3.1.3.25", "section") + "/h:templateId[@root = '2.16.840.1.113883.10.20.1.16']"),
+    ("med24-vital-weight-grams", "med24", "attr", T("1.3.6.1.4.1.19376.1.5.3.1.4.13.2", "observation") + "/h:value", "unit", "g"),
     # changes the official pipeline accepts (optional parts, values it does not check)
     ("img-no-results-section", "img", "rm", f"{T(S + '208', 'section')}/.."),
     ("ldl-obs-display", "ldl", "attr", T(OBS, "observation") + "/h:code", "displayName", "Autre libellé"),
