@@ -47,3 +47,15 @@ def oracle_dir() -> Path:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return SAMPLES
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """The parity figures of issue 17 (tests/test_official_parity.py), when that test ran."""
+    import sys
+
+    evaluate = sys.modules.get("parity.evaluate")
+    lines = getattr(evaluate, "SUMMARY", None)
+    if lines:
+        terminalreporter.section("official parity (default mode vs the official pipeline)")
+        for line in lines:
+            terminalreporter.write_line(line)
