@@ -152,7 +152,7 @@ def _det(doc_type: str, level: str) -> Detection:
     ("PRESCRIPTION", "N3", ["header", "prescription", "entries", "pdf-copy"]),
     ("CRO", "N1", ["header", "cro"]),
     ("CR-BIO", "N1", ["header"]),
-    ("CR-BIO", "N3", ["header", "cr-bio", "pdf-copy"]),
+    ("CR-BIO", "N3", ["header", "cr-bio", "entries", "pdf-copy"]),
     ("CR-IMG", "N1", ["header", "cr-img"]),
     ("CR-IMG", "N3", ["header", "cr-img", "entries", "pdf-copy"]),
     ("D2LM", "N3", ["header", "pdf-copy"]),
