@@ -473,9 +473,22 @@ def _cr_bio_body(root: etree._Element, spec: DocSpec, with_entries: bool = True)
     if with_entries:
         org = el(el(copy, "entry"), "organizer", {"classCode": "CLUSTER", "moodCode": "EVN"})
         el(org, "templateId", {"root": "1.2.250.1.213.1.1.3.18"})
+        el(org, "id", {"root": "1.2.250.1.213.1.1.9", "extension": f"{spec.name}-pdf"})
         el(org, "code", {"code": "55107-7", "displayName": "Document attaché",
                          "codeSystem": LOINC, "codeSystemName": "LOINC"})
         el(org, "statusCode", {"code": "completed"})
+        # FR-Type-document-attache: the type of the attached document (CI-SIS models).
+        kind = el(el(org, "component"), "observation", {"classCode": "OBS", "moodCode": "EVN"})
+        el(kind, "templateId", {"root": "1.3.6.1.4.1.19376.1.5.3.1.4.13"})
+        el(kind, "templateId", {"root": "1.2.250.1.213.1.1.3.48.18"})
+        el(kind, "id", {"root": "1.2.250.1.213.1.1.9", "extension": f"{spec.name}-pdf-type"})
+        el(kind, "code", {"code": "69764-9", "displayName": "Type de document",
+                          "codeSystem": LOINC, "codeSystemName": "LOINC"})
+        el(el(kind, "text"), "reference", {"value": "#pdf-copie"})
+        el(kind, "statusCode", {"code": "completed"})
+        el(kind, "effectiveTime", {"nullFlavor": "NA"})
+        el(kind, "value", {f"{{{XSI}}}type": "CD", "code": "55108-5", "displayName": "Copie du document",
+                           "codeSystem": LOINC, "codeSystemName": "LOINC"})
         media = el(el(org, "component"), "observationMedia",
                    {"classCode": "OBS", "moodCode": "EVN", "ID": "pdf-copie"})
         el(media, "value", {"mediaType": "application/pdf", "representation": "B64"},
