@@ -47,11 +47,18 @@ SVS_SETS: dict[str, str] = {
     "J144": "jeuxDeValeurs/JDV_J144_ParticipationType_CISIS.xml",     # participant/@typeCode
     "J245": "jeuxDeValeurs/JDV_J245_Civilite_CISIS.xml",              # name/prefix
     "J246": "jeuxDeValeurs/JDV_J246_Titre_CISIS.xml",                 # name/suffix
+    "OBSINTERP": "jeuxDeValeurs/JDV_HL7_ObservationInterpretation_CISIS.xml",  # CR-BIO results
 }
 # HL7 v3 Confidentiality (2.16.840.1.113883.1.11.10228): not a JDV, only an ART-DECOR voc file.
 VOC_SETS: dict[str, str] = {
     "CONF": "schematrons/profils/structurationMinimale/include/"
             "voc-2.16.840.1.113883.1.11.10228-DYNAMIC.xml",
+}
+
+
+# UCUM units the kit's terminologie.sch accepts (its own list, rows of <code>), for PQ values.
+UCUM_SETS: dict[str, str] = {
+    "UCUM": "schematrons/profils/terminologies/terminologie/2.16.840.1.113883.6.8.xml",
 }
 
 
@@ -99,6 +106,16 @@ def read_voc(path: Path) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     return meta, concepts
 
 
+def read_ucum(path: Path) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """(metadata, concepts) of the kit's UCUM list (``root/row/code``, ``name``)."""
+    root = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+    meta = {"oid": "2.16.840.1.113883.6.8", "name": "UCUM (liste du kit, terminologie.sch)",
+            "revision": ""}
+    concepts = [(row.findtext("code") or "", "2.16.840.1.113883.6.8", row.findtext("name") or "")
+                for row in root.iter("row") if row.findtext("code")]
+    return meta, concepts
+
+
 def render(vs_id: str, meta: dict[str, str], source: str, kit_rev: str,
            concepts: list[tuple[str, str, str]]) -> str:
     """Our compact XML for one value set (deterministic: sorted by code, then system)."""
@@ -120,7 +137,8 @@ def generate(kit: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     index: dict[str, dict[str, object]] = {}
     jobs = [(k, v, read_svs) for k, v in SVS_SETS.items()] + \
-           [(k, v, read_voc) for k, v in VOC_SETS.items()]
+           [(k, v, read_voc) for k, v in VOC_SETS.items()] + \
+           [(k, v, read_ucum) for k, v in UCUM_SETS.items()]
     for vs_id, rel, reader in jobs:
         meta, concepts = reader(kit / rel)
         if not concepts:

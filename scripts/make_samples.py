@@ -259,13 +259,25 @@ SAMPLES: list[Sample] = [
            lambda: doc(_specs("document-code-not-loinc", LDL_SES),
                        set_attr("h:code", codeSystem="1.2.250.1.213.1.1.4.12",
                                 codeSystemName=None)),
-           "Code 11490-0 donné dans un autre système de codes que LOINC."),
+           "Code 11490-0 donné dans un autre système de codes que LOINC : avertissement (le kit ne "
+           "contrôle pas le codeSystem d'une LDL-SES ni d'un N1)."),
+    Sample("cr-bio-code-not-loinc",
+           lambda: doc(_specs("cr-bio-code-not-loinc", CR_BIO),
+                       set_attr("h:code", codeSystem="1.2.250.1.213.1.1.4.12",
+                                codeSystemName=None)),
+           "CR-BIO N3 dont le code 11502-2 est donné hors LOINC : erreur (le volet CR-BIO compare "
+           "le codeSystem)."),
     Sample("model-template-code-mismatch",
            lambda: doc(_specs("model-template-code-mismatch", CR_BIO, code="11490-0",
                               display="Lettre de liaison à la sortie d'un établissement de "
                                       "soins", title="Lettre de liaison à la sortie")),
            "En-tête CR-BIO (templateId XD-LAB et 1.2.250.1.213.1.1.1.55) avec le code de la "
            "lettre de liaison 11490-0."),
+    Sample("segur-code-other-model",
+           lambda: doc(_specs("segur-code-other-model", CR_BIO,
+                              templates=L.CR_BIO_TEMPLATES + (("1.2.250.1.213.1.1.1.47", None),))),
+           "CR-BIO (11502-2) qui déclare aussi le templateId 1.2.250.1.213.1.1.1.47 d'un autre "
+           "modèle du CI-SIS (demande d'examen d'imagerie IMG-DA-IMG)."),
     Sample("cr-bio-n3-no-xdlab-template",
            lambda: doc(_specs("cr-bio-n3-no-xdlab-template", CR_BIO,
                               templates=tuple(t for t in L.CR_BIO_TEMPLATES

@@ -19,7 +19,7 @@ def _ids(prefix: str, last: int) -> tuple[str, ...]:
 
 INS = _ids("INS", 12)
 BDY = _ids("BDY", 15)
-DOC = _ids("DOC", 6)
+DOC = _ids("DOC", 8)
 PRS = ("PRS001", "PRS002", "PRS003", "PRS004", "PRS005", "PRS006", "PRS007", "PRS008")
 # Nothing a clean document may raise: every valid sample is the passing sample of these.
 CLEAN: tuple[str, ...] = PRS + ("XSD001", "INT001") + INS + BDY + DOC
@@ -127,8 +127,10 @@ EXPECT: dict[str, dict[str, Any]] = {
     # document type
     "document-code-nullflavor": _exp(False, "UNKNOWN", "N1", "none", rules=("DOC001",),
                                      absent=("XSD001", "INT001"), sch=hdr("hdr-code")),
-    "document-code-not-loinc": _ldl("DOC002", sch=hdr("hdr-code-system")),
+    "document-code-not-loinc": _warned("LDL-SES", "DS 1.1", "DOC008", sch=hdr("hdr-code-system")),
+    "cr-bio-code-not-loinc": _bio("DOC002", sch=hdr("hdr-code-system")),
     "model-template-code-mismatch": _bio("DOC003", doc_type="LDL-SES"),
+    "segur-code-other-model": _bio("DOC007"),
     "cr-bio-n3-no-xdlab-template": _bio("DOC004", sch=bio("bio-template-xd-lab")),
     "cr-bio-n3-no-lab-result": _bio("DOC005", absent=("XSD001", "BDY015", "INT001"),
                                     sch=bio("bio-lab-entry")),

@@ -188,7 +188,7 @@ STAY_MARCH = Encounter("IMP", "Hospitalisation (établissement, y compris HAD)",
                        "20240310080000+0100", "20240315160000+0100")
 STAY_JUNE = Encounter("IMP", "Hospitalisation (établissement, y compris HAD)",
                       "20240617073000+0200", "20240621110000+0200")
-VISIT_LAB = Encounter("AMB", "Ambulatoire", "20240304083000+0100", "20240304083000+0100")
+VISIT_LAB = Encounter("AMB", "Ambulatoire", "20240304083000+0100", "20240304093000+0100")
 
 
 @dataclass(frozen=True)
@@ -404,8 +404,10 @@ def _lab_observation(act: etree._Element, index: int, result: tuple[str, str, st
              {"classCode": "OBS", "moodCode": "EVN"})
     el(obs, "templateId", {"root": "1.3.6.1.4.1.19376.1.3.1.6"})
     el(obs, "templateId", {"root": "1.2.250.1.213.1.1.3.80"})
-    el(obs, "code", {"code": code, "displayName": display, "codeSystem": LOINC,
-                     "codeSystemName": "LOINC"})
+    obs_code = el(obs, "code", {"code": code, "displayName": display, "codeSystem": LOINC,
+                                "codeSystemName": "LOINC"})
+    # FR-Resultat-examens-de-biologie (1.2.250.1.213.1.1.3.80): code/originalText/reference.
+    el(el(obs_code, "originalText"), "reference", {"value": f"#res{index}"})
     el(el(obs, "text"), "reference", {"value": f"#res{index}"})
     el(obs, "statusCode", {"code": "completed"})
     el(obs, "effectiveTime", {"value": when})
@@ -419,7 +421,34 @@ def _lab_observation(act: etree._Element, index: int, result: tuple[str, str, st
     el(rng, "interpretationCode", {"code": "N", "codeSystem": "2.16.840.1.113883.5.83"})
 
 
+def _cr_bio_header(root: etree._Element, spec: DocSpec) -> None:
+    """What the volet CR-BIO adds to the common header (Entete_CR-BIO): the laboratory
+    director's time, addr and telecom in serviceEvent/performer, and the responsible
+    biologist (encompassingEncounter/responsibleParty)."""
+    performer = root.find(f"{{{HL7}}}documentationOf/{{{HL7}}}serviceEvent/{{{HL7}}}performer")
+    if performer is not None:
+        performer.insert(0, etree.Element(f"{{{HL7}}}time", value=spec.service_low))
+        entity = performer.find(f"{{{HL7}}}assignedEntity")
+        person = entity.find(f"{{{HL7}}}assignedPerson") if entity is not None else None
+        if person is not None:
+            holder = etree.Element("holder")
+            _address(holder, "1", "Rue de l'Essai", "75001", "PARIS")
+            el(holder, "telecom", {"value": "tel:0100000001", "use": "WP"})
+            for child in list(holder):
+                person.addprevious(child)
+    enc = root.find(f"{{{HL7}}}componentOf/{{{HL7}}}encompassingEncounter")
+    location = enc.find(f"{{{HL7}}}location") if enc is not None else None
+    if location is not None:
+        party = etree.Element(f"{{{HL7}}}responsibleParty")
+        location.addprevious(party)
+        entity = el(party, "assignedEntity")
+        el(entity, "id", {"root": PS_ID, "extension": PS_EXT})
+        _code(entity, "code", spec.author.code, "1.2.250.1.213.1.1.4.5", spec.author.display)
+        _person(entity, spec.author)
+
+
 def _cr_bio_body(root: etree._Element, spec: DocSpec, with_entries: bool = True) -> None:
+    _cr_bio_header(root, spec)
     body = el(el(root, "component"), "structuredBody")
     specialty = _section(body, ["1.3.6.1.4.1.19376.1.3.3.2.1", "1.2.250.1.213.1.1.2.70"],
                          ("18719-5", "Biochimie"), "Biochimie")
@@ -444,9 +473,22 @@ def _cr_bio_body(root: etree._Element, spec: DocSpec, with_entries: bool = True)
     if with_entries:
         org = el(el(copy, "entry"), "organizer", {"classCode": "CLUSTER", "moodCode": "EVN"})
         el(org, "templateId", {"root": "1.2.250.1.213.1.1.3.18"})
+        el(org, "id", {"root": "1.2.250.1.213.1.1.9", "extension": f"{spec.name}-pdf"})
         el(org, "code", {"code": "55107-7", "displayName": "Document attaché",
                          "codeSystem": LOINC, "codeSystemName": "LOINC"})
         el(org, "statusCode", {"code": "completed"})
+        # FR-Type-document-attache: the type of the attached document (CI-SIS models).
+        kind = el(el(org, "component"), "observation", {"classCode": "OBS", "moodCode": "EVN"})
+        el(kind, "templateId", {"root": "1.3.6.1.4.1.19376.1.5.3.1.4.13"})
+        el(kind, "templateId", {"root": "1.2.250.1.213.1.1.3.48.18"})
+        el(kind, "id", {"root": "1.2.250.1.213.1.1.9", "extension": f"{spec.name}-pdf-type"})
+        el(kind, "code", {"code": "69764-9", "displayName": "Type de document",
+                          "codeSystem": LOINC, "codeSystemName": "LOINC"})
+        el(el(kind, "text"), "reference", {"value": "#pdf-copie"})
+        el(kind, "statusCode", {"code": "completed"})
+        el(kind, "effectiveTime", {"nullFlavor": "NA"})
+        el(kind, "value", {f"{{{XSI}}}type": "CD", "code": "55108-5", "displayName": "Copie du document",
+                           "codeSystem": LOINC, "codeSystemName": "LOINC"})
         media = el(el(org, "component"), "observationMedia",
                    {"classCode": "OBS", "moodCode": "EVN", "ID": "pdf-copie"})
         el(media, "value", {"mediaType": "application/pdf", "representation": "B64"},

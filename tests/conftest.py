@@ -75,3 +75,15 @@ def _every_report_follows_the_schema():  # type: ignore[no-untyped-def]
     pipeline.Runner.report = report  # type: ignore[method-assign]
     yield
     pipeline.Runner.report = original  # type: ignore[method-assign]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
+    """The parity figures of issue 17 (tests/test_official_parity.py), when that test ran."""
+    import sys
+
+    evaluate = sys.modules.get("parity.evaluate")
+    lines = getattr(evaluate, "SUMMARY", None)
+    if lines:
+        terminalreporter.section("official parity (default mode vs the official pipeline)")
+        for line in lines:
+            terminalreporter.write_line(line)

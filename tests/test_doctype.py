@@ -100,8 +100,13 @@ def test_doc001_code_unusable(code_el: str) -> None:
 
 
 def test_doc002_tracked_code_not_loinc() -> None:
-    assert run(doc("11490-0", system="1.2.250.1.213.1.1.4.12"))[1] == ["DOC002"]
+    # N1 (and LDL-SES): the official pipeline does not compare the codeSystem -> warning DOC008
+    assert run(doc("11490-0", system="1.2.250.1.213.1.1.4.12"))[1] == ["DOC008"]
+    assert REGISTRY.get("DOC008").severity == "warning"
     assert run(doc("11490-0"))[1] == []
+    # the CR-IMG model's volet does -> error DOC002
+    img = '<templateId root="1.2.250.1.213.1.1.1.45"/>'
+    assert run(doc("18748-4", system="1.2.3", templates=img, body=OTHER_SECTION))[1] == ["DOC002"]
 
 
 @pytest.mark.parametrize(("template", "code"), [
@@ -157,5 +162,28 @@ def test_doc006_is_informational() -> None:
 
 def test_doc_rules_are_declared_with_a_source() -> None:
     specs = [r for r in REGISTRY if r.family == "DOC"]
-    assert len(specs) == 6
+    assert len(specs) == 8
     assert all(r.source.startswith("cisis-facts") for r in specs)
+
+
+@pytest.mark.parametrize(("template", "code"), [
+    ("1.2.250.1.213.1.1.1.47", "18748-4"),   # IMG-DA-IMG request given the CR-IMG code
+    ("1.2.250.1.213.1.1.1.13", "11490-0"),   # VSM given the discharge-letter code
+    ("1.2.250.1.213.1.1.1.47", "34874-8"),   # a CRO code in another model
+    ("1.2.250.1.213.1.1.1.2.1", "11502-2"),  # sub-model templateIds count as CI-SIS models too
+])
+def test_doc007_segur_code_in_another_cisis_model(template: str, code: str) -> None:
+    detection, ids = run(doc(code, templates=f'<templateId root="{template}"/>', body=OTHER_SECTION))
+    assert "DOC007" in ids
+    assert REGISTRY.get("DOC007").severity == "error"
+
+
+@pytest.mark.parametrize(("templates", "code"), [
+    ('<templateId root="1.2.250.1.213.1.1.1.45"/>', "18748-4"),          # its own model
+    ('<templateId root="1.2.250.1.213.1.1.1.27"/>', "18748-4"),          # D2LM: type by template
+    ('<templateId root="1.2.250.1.213.1.1.1.47"/>', "55115-0"),          # not a Ségur code
+    ('<templateId root="1.3.6.1.4.1.19376.1.5.3.1.1.1"/>', "11490-0"),  # IHE, not CI-SIS
+    ('<templateId root="1.2.250.1.213.1.1.1.55"/>' + XD_LAB, "11502-2"),
+])
+def test_doc007_not_raised(templates: str, code: str) -> None:
+    assert "DOC007" not in run(doc(code, templates=templates, body=OTHER_SECTION))[1]

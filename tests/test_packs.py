@@ -147,12 +147,14 @@ def _det(doc_type: str, level: str) -> Detection:
 
 @pytest.mark.parametrize(("doc_type", "level", "expected"), [
     ("LDL-SES", "N1", ["header", "ldl-ses"]),
-    ("LDL-SES", "N3", ["header", "ldl-ses", "pdf-copy"]),
+    ("LDL-SES", "N3", ["header", "ldl-ses", "entries", "pdf-copy"]),
     ("PRESCRIPTION", "N1", ["header", "prescription"]),
+    ("PRESCRIPTION", "N3", ["header", "prescription", "entries", "pdf-copy"]),
     ("CRO", "N1", ["header", "cro"]),
     ("CR-BIO", "N1", ["header"]),
-    ("CR-BIO", "N3", ["header", "cr-bio", "pdf-copy"]),
+    ("CR-BIO", "N3", ["header", "cr-bio", "entries", "pdf-copy"]),
     ("CR-IMG", "N1", ["header", "cr-img"]),
+    ("CR-IMG", "N3", ["header", "cr-img", "entries", "pdf-copy"]),
     ("D2LM", "N3", ["header", "pdf-copy"]),
     ("OTHER", "N1", ["header"]),
     ("UNKNOWN", "unknown", ["header"]),

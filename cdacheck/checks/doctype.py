@@ -26,7 +26,7 @@ from cdacheck.detect import (
     TEMPLATE_TYPES,
 )
 from cdacheck.inputs.xml import HL7
-from cdacheck.model import Hit, Severity
+from cdacheck.model import Hit, Location, Severity
 from cdacheck.registry import rule
 
 _N = {"h": HL7}
@@ -46,6 +46,20 @@ MODEL_CODES: dict[str, tuple[str, str]] = {
     T_D2LM[1]: ("18748-4", "CANCER-D2LM-FIDD"),
 }
 LAB_RESULT_ENTRY = "1.3.6.1.4.1.19376.1.3.1"
+# Models whose volet requires ClinicalDocument/code in LOINC (code and codeSystem compared).
+LOINC_VOLETS = frozenset({T_CR_IMG, T_CR_BIO_ANS, T_CR_BIO_IHE, T_EP_MED_DM})
+# CI-SIS document-model templateIds are 1.2.250.1.213.1.1.1.N[.M...]; .1 is the structuration
+# minimale shared by every document.
+CISIS_MODEL_PREFIX = "1.2.250.1.213.1.1.1."
+STRUC_MIN = "1.2.250.1.213.1.1.1.1"
+# The five Ségur types: the CI-SIS model templateIds each may carry (cisis-facts §D, §F).
+SEGUR_MODELS: dict[str, frozenset[str]] = {
+    "LDL-SES": frozenset({T_LDL_SES}),
+    "PRESCRIPTION": frozenset({T_EP_MED_DM}),
+    "CRO": frozenset(),
+    "CR-BIO": frozenset({T_CR_BIO_ANS}),
+    "CR-IMG": frozenset({T_CR_IMG}),
+}
 
 R_NO_CODE = rule(
     "DOC001", "document-code-missing", Severity.ERROR,
@@ -56,7 +70,16 @@ R_NOT_LOINC = rule(
     "DOC002", "tracked-code-not-loinc", Severity.ERROR,
     "ClinicalDocument/code {code} avec codeSystem « {found} » : attendu LOINC "
     "2.16.840.1.113883.6.1 pour ce type de document.",
-    "A tracked document-type code is given in another code system than LOINC.", source=_SRC_D)
+    "A tracked document-type code is given in another code system than LOINC, in a document "
+    "of a model whose volet requires it (CR-IMG, CR-BIO, eP-MED-DM templateIds).", source=_SRC_D)
+R_NOT_LOINC_WARN = rule(
+    "DOC008", "tracked-code-not-loinc-unchecked", Severity.WARNING,
+    "ClinicalDocument/code {code} avec codeSystem « {found} » : attendu LOINC "
+    "2.16.840.1.113883.6.1 (le typeCode XDS en dépend) ; le kit ne le contrôle pas pour ce "
+    "modèle (N1, LDL-SES).",
+    "A tracked document-type code in another code system than LOINC, in a document whose "
+    "model the official volets do not check for it (N1, LDL-SES): a warning, where DOC002 "
+    "is the error of the CR-IMG, CR-BIO and eP-MED-DM models.", source=_SRC_D)
 R_MISMATCH = rule(
     "DOC003", "model-template-code-mismatch", Severity.ERROR,
     "templateId {template} (modèle {model}) incompatible avec ClinicalDocument/code {found} : "
@@ -72,6 +95,14 @@ R_BIO_NO_RESULT = rule(
     "CR de biologie structuré (N3) sans aucune entrée de résultat de laboratoire (entry "
     "templateId 1.3.6.1.4.1.19376.1.3.1) : le corps ne porte pas les résultats codés.",
     "A structured CR-BIO holds no laboratory report data entry.", source="cisis-facts §D.4, §G")
+R_FOREIGN_MODEL = rule(
+    "DOC007", "segur-code-other-model-template", Severity.ERROR,
+    "ClinicalDocument/code {code} (type {doc_type}) mais templateId {template} : ce templateId "
+    "déclare un autre modèle de document du CI-SIS ; attendu {expected}.",
+    "A Ségur document code (LDL-SES, prescription, CRO, CR-BIO, CR-IMG) in a document whose "
+    "templateIds declare another CI-SIS document model (e.g. 18748-4 in an IMG-DA-IMG "
+    "request): the model's own volet rejects the code and the document is not of that type.",
+    source=_SRC_D + ", §F")
 R_TEMPLATE_TYPE = rule(
     "DOC006", "type-decided-by-model-template", Severity.INFO,
     "Code {code} mais templateId {template} : document classé {doc_type}, pas {code_type}.",
@@ -93,10 +124,13 @@ def check_document_type(ctx: CheckContext) -> Iterator[Hit]:
                   else "sans @code")
         yield Hit(rule_id=R_NO_CODE.id, location=where, params={"detail": detail})
         return
-    if code in CODE_TYPES and facts.code.code_system != LOINC:
-        yield Hit(rule_id=R_NOT_LOINC.id, location=where,
-                  params={"code": code, "found": facts.code.code_system or "(absent)"})
     roots = facts.template_roots
+    if code in CODE_TYPES and facts.code.code_system != LOINC:
+        # The CR-IMG, CR-BIO and eP-MED-DM volets compare @codeSystem; LDL-SES's and the
+        # profiles (so every N1) compare @code only (checked against the official pipeline).
+        strict = any(r in LOINC_VOLETS for r in roots)
+        yield Hit(rule_id=(R_NOT_LOINC if strict else R_NOT_LOINC_WARN).id, location=where,
+                  params={"code": code, "found": facts.code.code_system or "(absent)"})
     for root in dict.fromkeys(roots):
         expected = MODEL_CODES.get(root)
         if expected is not None and expected[0] != code:
@@ -105,6 +139,7 @@ def check_document_type(ctx: CheckContext) -> Iterator[Hit]:
                               "expected": expected[0]})
     code_type = CODE_TYPES.get(code)
     doc_type = ctx.detection.doc_type
+    yield from _foreign_models(code, doc_type, roots, where)
     if code_type is not None and code_type != doc_type:
         template = next((r for r, t, _ in TEMPLATE_TYPES if t == doc_type and r in roots), "?")
         yield Hit(rule_id=R_TEMPLATE_TYPE.id, location=where,
@@ -122,3 +157,19 @@ def check_document_type(ctx: CheckContext) -> Iterator[Hit]:
         if not found:
             yield Hit(rule_id=R_BIO_NO_RESULT.id,
                       location=ctx.doc.location(body if body is not None else ctx.doc.cda))
+
+
+def _foreign_models(code: str, doc_type: str, roots: list[str], where: Location) -> Iterator[Hit]:
+    """DOC007: a Ségur code with the templateId of another CI-SIS model (not listed in
+    MODEL_CODES, which DOC003 covers, nor deciding the type, which DOC006 reports)."""
+    allowed = SEGUR_MODELS.get(doc_type)
+    if allowed is None or CODE_TYPES.get(code) != doc_type:
+        return
+    for root in dict.fromkeys(roots):
+        if (root.startswith(CISIS_MODEL_PREFIX) and root != STRUC_MIN and root not in allowed
+                and root not in MODEL_CODES):
+            expected = (", ".join(sorted(allowed)) + " ou aucun templateId de modèle CI-SIS"
+                        if allowed else "aucun templateId de modèle CI-SIS")
+            yield Hit(rule_id=R_FOREIGN_MODEL.id, location=where,
+                      params={"code": code, "doc_type": doc_type, "template": root,
+                              "expected": expected})

@@ -72,6 +72,10 @@ PACKS: dict[str, PackInfo] = {p.name: p for p in (
     PackInfo("cr-img", "cr-img.sch",
              "Compte rendu d'imagerie (18748-4), N1 et volet IMG-CR-IMG 2024.01 (N3).",
              "type CR-IMG ou templateId 1.2.250.1.213.1.1.1.45"),
+    PackInfo("entries", "entries.sch",
+             "Entrées et sections génériques des documents structurés (IHE PCC / Pharm PRE / DICOM, "
+             "modèles CI-SIS et ANS) des volets LDL-SES, eP-MED-DM, IMG-CR-IMG et CR-BIO.",
+             "type LDL-SES, PRESCRIPTION, CR-IMG ou CR-BIO en N3 (ou templateId de leur volet)"),
     PackInfo("pdf-copy", "pdf-copy.sch",
              "Section « Copie du document » (FR-Document-PDF-copie) des documents structurés.",
              "tout document N3"),
@@ -111,6 +115,9 @@ def selected_packs(detection: Detection, settings: Settings,
         chosen.append("cr-bio")
     if kind == "CR-IMG" or T_CR_IMG in roots:
         chosen.append("cr-img")
+    if n3 and (kind in ("LDL-SES", "PRESCRIPTION", "CR-IMG", "CR-BIO")
+               or roots & {T_LDL_SES, T_EP_MED_DM, T_CR_IMG, T_CR_BIO_IHE, T_CR_BIO_ANS}):
+        chosen.append("entries")
     if n3:
         chosen.append("pdf-copy")
     return chosen

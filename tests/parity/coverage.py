@@ -1,0 +1,139 @@
+"""The coverage table: every official assert -> status, our rule ids, the mutants that test it.
+
+Built from the inventory (scripts/official_asserts.py, needs the kit), the stored official
+verdicts (official.json), default mode's verdicts on the mutants (evaluate.py) and the
+hand-written reasons (reasons.toml). Written to tests/data/parity/coverage.json; docs/rules.md
+shows it (scripts/gen_rules_doc.py, which needs neither the kit nor Java).
+
+Statuses of an error-level assert (role neither warning nor info):
+
+* ``covered``: at least one stored mutant fails it and default mode raises a new error-level
+  finding on every such mutant (``rules``: the error-level rules new on those mutants);
+* ``missed``: a mutant fails it and default mode says nothing new on at least one of them;
+* ``untested``: its rule context fired on a document of the five types but no mutant fails it
+  yet (a test failure, unless reasons.toml gives a reason);
+* ``not-applicable``: its rule context never fired on any base or mutant of the five types;
+* a status from reasons.toml (``kit-defect``, ``contradicts-facts``, ``unreachable``...),
+  which wins over ``untested`` and ``missed`` (never over ``covered``).
+
+Asserts whose role is warning/info are ``warning-role``, reports ``report`` (neither counts
+in the official verdict).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from parity.evaluate import COVERAGE_JSON, ROOT, Evaluation, load_reasons
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import official_asserts as OA  # noqa: E402
+
+ERROR_STATUSES = ("covered", "missed", "untested")
+
+
+def fired_rules(official: dict) -> tuple[set[str], int]:
+    """Rule keys that fired on some base or mutant, and the number of documents looked at."""
+    index = official["rules"]
+    fired: set[str] = set()
+    n = 0
+    for row in official["bases"].values():
+        fired.update(index[str(i)] for i in row.get("fired", []))
+        n += 1
+    for row in official["mutants"].values():
+        fired.update(index[str(i)] for i in row.get("fired_extra", []))
+        n += 1
+    return fired, n
+
+
+def failing_mutants(official: dict) -> dict[str, list[str]]:
+    """Official assert key -> the stored mutants (of officially valid bases) that fail it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    bases = official["bases"]
+    for mid, row in sorted(official["mutants"].items()):
+        base = bases.get(mid.split("|", 1)[0])
+        if base is None or base["official_invalid"]:
+            continue
+        for key in row["failed"]:
+            out[key].append(mid)
+    return out
+
+
+def build(inv: OA.Inventory, ev: Evaluation) -> dict:
+    reasons = load_reasons()
+    fired, n_docs = fired_rules(ev.official)
+    failing = failing_mutants(ev.official)
+    rows = []
+    not_applicable: dict[str, int] = defaultdict(int)
+    na_reason = (f"contexte jamais rencontré sur {n_docs} documents des cinq types "
+                 f"(bases et mutants)")
+    known = {m.id for m in ev.mutants}
+    for a in inv.asserts:
+        reason = reasons.get(a.key) or reasons.get(a.rule_key + "|") or reasons.get(
+            f"{a.schematron}|{a.pattern}|") or reasons.get(f"{a.schematron}|")
+        if a.kind == "report":
+            status, why = "report", "report : non compté par le verdict officiel"
+        elif not a.is_error:
+            status, why = "warning-role", f"role={a.role} : non compté par le verdict officiel"
+        elif a.schematron in OA.KIT_DEFECT_SCHEMATRONS:
+            status, why = "kit-defect", OA.KIT_DEFECT_SCHEMATRONS[a.schematron]
+        elif a.rule_key not in fired and a.key not in failing:
+            not_applicable[a.rule_key] += 1
+            continue
+        else:
+            tests = [t for t in failing.get(a.key, []) if t in known]
+            status, why = "untested", ""
+            rules: set[str] = set()
+            if tests:
+                caught = [t for t in tests if ev.new_errors(t)]
+                for t in caught:
+                    rules |= ev.new_errors(t)
+                status = "covered" if len(caught) == len(tests) else "missed"
+            if reason and status != "covered":
+                status, why = reason["status"], reason["reason"]
+            row = {"key": a.key, "status": status, "applicable": True}
+            if status != "untested":  # untested rows stay short: the key says where (official_asserts.py)
+                row.update({"role": a.role or "", "excerpt": a.excerpt, "rules": sorted(rules),
+                            "tests": tests[:3], "n_tests": len(tests), "reason": why})
+            rows.append(row)
+            continue
+        rows.append({"key": a.key, "status": status, "applicable": False, "role": a.role or "",
+                     "reason": why})
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r["status"]] += 1
+    counts["not-applicable"] = sum(not_applicable.values())
+    return {
+        "meta": {"inventoried": len(inv.asserts),
+                 "error_level": sum(1 for a in inv.asserts if a.is_error),
+                 "applicable_error_level": sum(1 for r in rows if r["applicable"]),
+                 "documents": n_docs, "counts": dict(sorted(counts.items())),
+                 "not_applicable_reason": na_reason,
+                 "figures": ev.figures.as_dict(),
+                 "official_meta": ev.official.get("meta", {})},
+        "rows": rows,
+        # Rule key -> number of its error-level asserts, for rules never fired (status not-applicable).
+        "not_applicable": dict(sorted(not_applicable.items())),
+    }
+
+
+def write(table: dict, path: Path = COVERAGE_JSON) -> None:
+    """Compact JSON, one row per line (diffs stay readable); untested rows as a list of keys."""
+    head = json.dumps(table["meta"], ensure_ascii=False, sort_keys=True)
+    rows = ",\n".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"))
+                      for r in table["rows"] if r["status"] != "untested")
+    untested = ",\n".join(json.dumps(r["key"], ensure_ascii=False) for r in table["rows"] if r["status"] == "untested")
+    na = json.dumps(table["not_applicable"], ensure_ascii=False, separators=(",", ":"))
+    path.write_text(f'{{"meta": {head},\n"rows": [\n{rows}\n],\n"untested": [\n{untested}\n],\n'
+                    f'"not_applicable": {na}}}\n', encoding="utf-8")
+
+
+def read(path: Path = COVERAGE_JSON) -> dict:
+    """coverage.json with its untested keys back as rows (status untested, applicable)."""
+    table = json.loads(path.read_text(encoding="utf-8"))
+    table["rows"] += [{"key": k, "status": "untested", "applicable": True} for k in table.pop("untested", [])]
+    return table

@@ -1,0 +1,201 @@
+"""Targeted mutants for the applicable official asserts the seeded pool does not reach (issue 17).
+
+    python tests/parity/targets.py [--kit KIT] [--budget SECONDS] [--per-assert N]
+
+For every official error assert whose rule fired on a base (official.json) but that no stored
+mutant fails, this looks at the nodes the rule context matches in that base (lxml XPath 1.0;
+contexts it cannot evaluate are tried on the whole document), builds the one-defect candidates
+of tests/parity/mutants.py on those nodes and their descendants whose names the assert's test
+mentions, and pre-screens them with cdacheck's kit mode (the kit's schematron compiled by
+cdacheck, in agreement with the official pipeline on the kit's examples). The first candidate
+that fails the assert is appended to tests/data/parity/targeted.json as (base, operator,
+target); mutants.generate() then adds it to the pool. The official verdict still comes from
+the real pipeline: re-run scripts/official_parity.py afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from lxml import etree  # noqa: E402
+
+import official_asserts as OA  # noqa: E402
+from cdacheck.config import Settings  # noqa: E402
+from cdacheck.engines.schematron.kit import KitEngine  # noqa: E402
+from cdacheck.inputs.xml import parse_document  # noqa: E402
+from parity import evaluate as E  # noqa: E402
+from parity import mutants as M  # noqa: E402
+
+NS = {"cda": M.HL7, "xsi": M.XSI, "lab": "urn:oid:1.3.6.1.4.1.19376.1.3.2",
+      "pharm": "urn:ihe:pharm:medication", "sdtc": "urn:hl7-org:sdtc"}
+_NAME = re.compile(r"(?:cda|lab|pharm|sdtc):([A-Za-z]+)|@([A-Za-z]+)")
+
+
+def _xpath_of_pattern(context: str) -> list[str]:
+    """A match pattern as XPath 1.0 expressions selecting its nodes (one per union branch)."""
+    out = []
+    depth = 0
+    buf = ""
+    branches = []
+    for ch in context:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        if ch == "|" and depth == 0:
+            branches.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    branches.append(buf)
+    for b in branches:
+        b = b.strip()
+        out.append(b if b.startswith("/") else "//" + b)
+    return out
+
+
+def context_nodes(tree: etree._ElementTree, context: str) -> list[etree._Element] | None:
+    nodes: list[etree._Element] = []
+    try:
+        for x in _xpath_of_pattern(context):
+            for n in tree.xpath(x, namespaces=NS):
+                if isinstance(n, etree._Element):
+                    nodes.append(n)
+                elif hasattr(n, "getparent") and n.getparent() is not None:
+                    nodes.append(n.getparent())
+    except (etree.XPathError, ValueError):
+        return None
+    return nodes
+
+
+def _names(test: str) -> set[str]:
+    return {a or b for a, b in _NAME.findall(test)}
+
+
+def candidates_for(tree: etree._ElementTree, a: OA.OfficialAssert, cands: list, per_assert: int) -> list:
+    nodes = context_nodes(tree, a.context)
+    names = _names(a.test)
+    if nodes is None:
+        paths = None
+    else:
+        paths = {M.element_path(n) for n in nodes[:3]}
+        if not paths:
+            return []
+    out = []
+    for c in cands:
+        if paths is not None and not any(c.path == p or c.path.startswith(p + "/") for p in paths):
+            continue
+        local = c.path.rsplit("/", 1)[-1].split("[")[0]
+        attr = etree.QName(c.attr).localname if c.attr and "}" in c.attr else c.attr
+        if local in names and (not attr or attr in names):
+            score = 0
+        elif attr and attr in names:
+            score = 1
+        elif paths is not None and c.path in paths and not c.attr:
+            score = 2
+        else:
+            score = 3
+        if paths is not None and score == 3 and c.path.count("/") - min(p.count("/") for p in paths) > 2:
+            continue
+        out.append((score, c))
+    out.sort(key=lambda t: t[0])
+    return [c for _, c in out[:per_assert]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kit", type=Path, default=Path(os.environ.get("CDACHECK_KIT", ROOT.parent / "shared" / "cisis-kit")))
+    ap.add_argument("--budget", type=float, default=900.0, help="seconds of pre-screening at most")
+    ap.add_argument("--per-assert", type=int, default=8)
+    args = ap.parse_args(argv)
+    kit = args.kit.resolve()
+    start = time.time()
+    official = E.load_official()
+    inv = OA.Inventory.build(kit)
+    rules = official["rules"]
+    failed_somewhere = {k for row in official["mutants"].values() for k in row["failed"]}
+    bases = {b.id: b for b in M.all_bases(kit)}
+    usable = {bid for bid, row in official["bases"].items() if not row["official_invalid"]}
+    fired_by: dict[str, list[str]] = defaultdict(list)
+    for bid in sorted(usable):
+        for i in official["bases"][bid]["fired"]:
+            fired_by[rules[str(i)]].append(bid)
+    todo = [a for a in inv.asserts if a.is_error and a.schematron not in OA.KIT_DEFECT_SCHEMATRONS
+            and a.key not in failed_somewhere and fired_by.get(a.rule_key)]
+    print(f"{len(todo)} applicable error asserts without a failing mutant", flush=True)
+    existing = json.loads(E.TARGETED_JSON.read_text(encoding="utf-8"))["mutants"] if E.TARGETED_JSON.is_file() else []
+    have = {(r["base"], r["operator"], r["target"]) for r in existing}
+    engine = KitEngine(Settings(kit=kit))
+    by_test: dict[tuple[str, str, str], list[OA.OfficialAssert]] = defaultdict(list)
+    for a in inv.asserts:
+        by_test[(a.schematron, a.pattern, OA.norm(a.test))].append(a)
+    done: set[str] = set()
+    trees: dict[str, tuple] = {}
+    found = 0
+    tried = 0
+    for a in todo:
+        if a.key in done:
+            continue
+        if time.time() - start > args.budget:
+            print("budget spent", flush=True)
+            break
+        bid = fired_by[a.rule_key][0]
+        if bid not in trees:
+            tree = etree.fromstring(bases[bid].data, M._parser()).getroottree()
+            trees[bid] = (tree, M.enumerate_candidates(tree, extensions=True))
+        tree, cands = trees[bid]
+        sch_path = next(kit / rel for rel in OA.PROFILES + OA.VOLETS if Path(rel).stem == a.schematron)
+        compiled = engine._compiled(sch_path).compiled
+        if compiled is None:
+            continue
+        for cand in candidates_for(tree, a, cands, args.per_assert):
+            tried += 1
+            data = M._serialize(M.apply(tree, cand))
+            doc, _ = parse_document(data, "targeted.xml")
+            if doc is None:
+                continue
+            try:
+                results = compiled.results(doc)
+            except Exception:  # a dynamic error: not a usable candidate
+                continue
+            keys = set()
+            for r in results:
+                if r.kind != "failed-assert":
+                    continue
+                for b in by_test.get((a.schematron, r.pattern, OA.norm(r.test or "")), []):
+                    if b.regex is not None and b.regex.fullmatch("".join(r.text.split())):
+                        keys.add(b.key)
+                        break
+            if a.key in keys:
+                row = (bid, cand.operator, cand.target)
+                if row not in have:
+                    have.add(row)
+                    existing.append({"base": bid, "operator": cand.operator, "target": cand.target,
+                                     "for": a.key})
+                    found += 1
+                done |= keys
+                break
+        done.add(a.key)
+    E.TARGETED_JSON.write_text(json.dumps({"about": "targeted mutants (tests/parity/targets.py): "
+                                           "base, operator, target; 'for' = the official assert aimed at",
+                                           "mutants": existing}, ensure_ascii=False, indent=1) + "\n",
+                               encoding="utf-8")
+    print(f"{found} targeted mutants added ({tried} candidates tried, {time.time() - start:.0f} s) "
+          f"-> {E.TARGETED_JSON}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

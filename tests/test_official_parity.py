@@ -1,0 +1,102 @@
+"""Default mode gives the official verdict on one-defect mutants of the five Ségur types (issue 17).
+
+The mutants are regenerated from the kit (tests/parity/mutants.py, fixed seed) and checked
+against the official verdicts stored in tests/data/parity/official.json (made once by
+scripts/official_parity.py with the real official pipeline: no Java needed here). The three
+figures are printed in the terminal summary of the run and shown in docs/rules.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import kit_path
+from parity import evaluate as E
+
+pytestmark = [
+    pytest.mark.kit,
+    pytest.mark.skipif(kit_path() is None, reason="official ANS kit not found: set CDACHECK_KIT to a "
+                       "TestContenuCDA checkout (default ../shared/cisis-kit); the mutants are made from it"),
+]
+
+RERUN = "re-run scripts/official_parity.py (then scripts/parity_misses.py --update-data)"
+
+
+@pytest.fixture(scope="module")
+def ev() -> E.Evaluation:
+    assert E.OFFICIAL_JSON.is_file(), f"{E.OFFICIAL_JSON} missing: {RERUN}"
+    kit = kit_path()
+    assert kit is not None
+    result = E.evaluate(kit)
+    E.SUMMARY[:] = result.figures.lines()
+    return result
+
+
+@pytest.fixture(scope="module")
+def coverage(ev: E.Evaluation) -> dict:
+    from parity import coverage as C
+
+    import official_asserts as OA
+
+    kit = kit_path()
+    assert kit is not None
+    return C.build(OA.Inventory.build(kit), ev)
+
+
+def test_mutants_match_the_stored_official_verdicts(ev: E.Evaluation) -> None:
+    assert not ev.sha_mismatch, f"{len(ev.sha_mismatch)} mutants changed, e.g. {ev.sha_mismatch[:3]}: {RERUN}"
+    assert not ev.unstored, f"{len(ev.unstored)} mutants have no stored verdict, e.g. {ev.unstored[:3]}: {RERUN}"
+
+
+def test_pool_is_large_enough(ev: E.Evaluation) -> None:
+    fig = ev.figures
+    assert len(fig.rejected) + len(fig.accepted) >= 600
+    assert fig.rejected and fig.accepted
+
+
+def test_a_rejected_mutants_get_an_error(ev: E.Evaluation) -> None:
+    fig = ev.figures
+    assert fig.a >= E.TARGET_A, (
+        f"{fig.lines()[0]}; missed e.g. {fig.missed[:5]} (python scripts/parity_misses.py lists them all)")
+
+
+def test_b_rejected_mutants_get_no_indicator(ev: E.Evaluation) -> None:
+    fig = ev.figures
+    assert fig.b == 0, f"{fig.lines()[1]}; e.g. {fig.indicator[:5]}"
+
+
+def test_c_accepted_mutants_get_no_new_error(ev: E.Evaluation) -> None:
+    fig = ev.figures
+    assert fig.c <= E.TARGET_C, f"{fig.lines()[2]}; e.g. {fig.false_alarms[:5]}"
+
+
+def test_stricter_rules_are_real_and_explained(ev: E.Evaluation) -> None:
+    from cdacheck.registry import load_all
+
+    ids = {r.id for r in load_all()}
+    for rid, reason in ev.stricter.items():
+        assert rid in ids, f"stricter.toml names an unknown rule {rid}"
+        assert len(reason) > 20, rid
+
+
+def test_every_applicable_official_error_assert_has_a_row(coverage: dict) -> None:
+    """The committed table has a row for every applicable error-level assert, none left untested."""
+    from parity import coverage as C
+
+    stored = C.read()
+    stored_keys = {r["key"] for r in stored["rows"]}
+    applicable = [r for r in coverage["rows"] if r["applicable"]]
+    missing = [r["key"] for r in applicable if r["key"] not in stored_keys]
+    assert not missing, (f"{len(missing)} applicable official asserts have no row in coverage.json, e.g. "
+                         f"{missing[:3]}: run python scripts/parity_misses.py --update-data")
+    untested = [r["key"] for r in applicable if r["status"] == "untested"]
+    assert not untested, (f"{len(untested)} applicable official error asserts fired on the five types but no "
+                          f"mutant fails them and reasons.toml gives no reason, e.g. {untested[:3]}")
+
+
+def test_every_official_error_assert_is_accounted_for(coverage: dict) -> None:
+    """Inventory = rows + rules never fired (not applicable): nothing silently dropped."""
+    n_rows = len(coverage["rows"])
+    n_na = sum(coverage["not_applicable"].values())
+    assert n_rows + n_na == coverage["meta"]["inventoried"]
+    assert coverage["meta"]["applicable_error_level"] > 0
