@@ -113,9 +113,9 @@ def render_parity(folder: Path = PARITY) -> list[str]:
             "passe sans erreur en mode par défaut.\n",
             "| assert officiel | texte | statut | nos règles | test | raison |", "|---|---|---|---|---|---|"]
     for r in rows:
-        test = f"`{r['tests'][0]}`" + (f" (+{r['n_tests'] - 1})" if r["n_tests"] > 1 else "") if r["tests"] else ""
+        test = f"`{_cell(r['tests'][0])}`" + (f" (+{r['n_tests'] - 1})" if r["n_tests"] > 1 else "") if r["tests"] else ""
         rules_cell = ", ".join(f"`{x}`" for x in r["rules"][:4]) + (" …" if len(r["rules"]) > 4 else "")
-        out.append(f"| `{r['key']}` | {_cell(r['excerpt'])} | {r['status']} | {rules_cell} | {test} | "
+        out.append(f"| `{_cell(r['key'])}` | {_cell(r['excerpt'])} | {r['status']} | {rules_cell} | {test} | "
                    f"{_cell(r['reason'])} |")
     untested: dict[str, int] = {}
     for key in cov.get("untested", []):

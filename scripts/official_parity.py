@@ -50,6 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for old in docs.glob("*.xml"):
         old.unlink()
     manifest: dict[str, dict[str, str]] = {}
+    if args.only_new:
+        stored = json.loads(OFFICIAL_JSON.read_text(encoding="utf-8"))["mutants"]
+        mutants = [m for m in mutants if stored.get(m.id, {}).get("sha256") != m.sha256]
     for base in bases:
         data = M.base_document(base)
         name = file_name(data)
@@ -81,6 +84,11 @@ def cmd_store(args: argparse.Namespace) -> int:
     inventory = OA.Inventory.build(args.kit)
     store: dict = {"meta": {}, "bases": {}, "mutants": {}, "rules": {}}
     rule_ids: dict[str, int] = {}
+    if args.only_new:  # merge into the stored verdicts (same rule numbering)
+        store = json.loads(OFFICIAL_JSON.read_text(encoding="utf-8"))
+        rule_ids = {k: int(i) for i, k in store["rules"].items()}
+        pool_ids = {m.id for m in mutants}
+        store["mutants"] = {k: v for k, v in store["mutants"].items() if k in pool_ids}
     unmatched: list[dict] = []
 
     def rule_index(key: str) -> int:
@@ -141,7 +149,8 @@ def cmd_store(args: argparse.Namespace) -> int:
         "kit_commit": (tool.get("kit") or {}).get("commit"),
         "saxon": tool.get("saxon"), "java": tool.get("java"), "lxml": tool.get("lxml"),
         "pipeline": tool.get("name", "") + " " + str(tool.get("version", "")),
-        "seed": M.SEED, "n_bases": len(store["bases"]), "n_mutants": len(store["mutants"]),
+        "seed": M.SEED, "merged_runs": store.get("meta", {}).get("merged_runs", 0) + bool(args.only_new),
+        "n_bases": len(store["bases"]), "n_mutants": len(store["mutants"]),
         "pool_size": len(mutants), "unmatched_failed_asserts": len(unmatched),
     }
     DATA.mkdir(parents=True, exist_ok=True)
@@ -163,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only-new", action="store_true",
+                    help="run only the mutants without a stored verdict (e.g. new targeted ones) and merge them")
     args = ap.parse_args(argv)
     args.kit = args.kit.resolve()
     if args.command in ("run", "all"):

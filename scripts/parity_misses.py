@@ -91,6 +91,20 @@ def report(ev: E.Evaluation, inv: OA.Inventory, table: dict) -> tuple[str, dict]
     if ev.sha_mismatch or ev.unstored:
         out += [f"**Warning**: {len(ev.sha_mismatch)} mutants differ from the stored ones and "
                 f"{len(ev.unstored)} have no stored verdict: re-run scripts/official_parity.py.", ""]
+    families: dict[tuple[str, str], set[str]] = defaultdict(set)
+    operators: dict[str, int] = defaultdict(int)
+    for m in misses:
+        families[(m["schematron"], m["excerpt"])].update(m["mutants"])
+    for mid in fig.missed:
+        operators[mid.split("|")[1]] += 1
+    data["miss_families"] = [{"schematron": k[0], "excerpt": k[1], "mutants": len(v)}
+                             for k, v in sorted(families.items(), key=lambda kv: -len(kv[1]))]
+    out += ["## Top miss groups (same official message, every context)", "",
+            "| schematron | official message | missed mutants |", "|---|---|---|"]
+    out += [f"| {sch} | {_md(exc)} | {len(v)} |"
+            for (sch, exc), v in sorted(families.items(), key=lambda kv: -len(kv[1]))[:40]]
+    out += ["", "Missed mutants by operator: " + ", ".join(
+        f"{op} {n}" for op, n in sorted(operators.items(), key=lambda kv: -kv[1])), ""]
     out += ["## Misses, by official assert", "",
             "Officially rejected mutants on which default mode raises no new error. One mutant may "
             "fail several official asserts (it is then listed under each).", ""]

@@ -126,7 +126,7 @@ class Figures:
 
     def lines(self) -> list[str]:
         return [
-            f"(a) officially rejected mutants with an error-level finding in default mode: "
+            f"(a) officially rejected mutants with a new error-level finding in default mode: "
             f"{len(self.caught)}/{len(self.rejected)} = {100 * self.a:.1f} % (target >= {100 * TARGET_A:.0f} %)",
             f"(b) officially rejected mutants still awarded an indicator: {self.b}/{len(self.rejected)} (target 0)",
             f"(c) officially accepted mutants with an added error-level finding (stricter rules aside): "

@@ -455,17 +455,22 @@ def generate(kit: Path | None, seed: int = SEED, extra: list[tuple[str, str, str
     if extra:
         by_id = {b.id: b for b in bases}
         seen = {m.id for m in out}
-        for base_id, op, path in extra:
+        parsed: dict[str, tuple[etree._ElementTree, dict[tuple[str, str], _Candidate]]] = {}
+        for base_id, op, target in extra:
             base = by_id.get(base_id)
             if base is None:
                 continue
-            tree = etree.fromstring(base.data, _parser()).getroottree()
-            for cand in enumerate_candidates(tree, extensions=True):
-                if cand.operator == op and cand.target == path:
-                    mid = f"{base.id}|{cand.operator}|{cand.target}"
-                    if mid in seen:
-                        break
-                    seen.add(mid)
-                    out.append(Mutant(mid, base.id, op, cand.target, _serialize(apply(tree, cand))))
-                    break
+            if base_id not in parsed:
+                tree = etree.fromstring(base.data, _parser()).getroottree()
+                index: dict[tuple[str, str], _Candidate] = {}
+                for cand in enumerate_candidates(tree, extensions=True):
+                    index.setdefault((cand.operator, cand.target), cand)
+                parsed[base_id] = (tree, index)
+            tree, index = parsed[base_id]
+            cand = index.get((op, target))
+            mid = f"{base.id}|{op}|{target}"
+            if cand is None or mid in seen:
+                continue
+            seen.add(mid)
+            out.append(Mutant(mid, base.id, op, target, _serialize(apply(tree, cand))))
     return out

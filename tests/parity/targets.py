@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             fired_by[rules[str(i)]].append(bid)
     todo = [a for a in inv.asserts if a.is_error and a.schematron not in OA.KIT_DEFECT_SCHEMATRONS
             and a.key not in failed_somewhere and fired_by.get(a.rule_key)]
+    # Volets and the CI-SIS profiles first, the generated structuration-minimale datatype asserts last.
+    todo.sort(key=lambda a: (a.schematron == "ASIP-STRUCT-MIN-StrucMin", a.schematron, a.key))
     print(f"{len(todo)} applicable error asserts without a failing mutant", flush=True)
     existing = json.loads(E.TARGETED_JSON.read_text(encoding="utf-8"))["mutants"] if E.TARGETED_JSON.is_file() else []
     have = {(r["base"], r["operator"], r["target"]) for r in existing}
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         compiled = engine._compiled(sch_path).compiled
         if compiled is None:
             continue
+        if tried and tried % 50 == 0:
+            print(f"  {tried} candidates tried, {found} found, at {a.key}", flush=True)
         for cand in candidates_for(tree, a, cands, args.per_assert):
             tried += 1
             data = M._serialize(M.apply(tree, cand))
