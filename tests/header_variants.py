@@ -321,8 +321,6 @@ LEGAL_NAME = "h:legalAuthenticator/h:assignedEntity/h:assignedPerson/h:name"
 PERF = "h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity"
 PERF_NAME = PERF + "/h:assignedPerson/h:name"
 PART_NAME = "h:participant/h:associatedEntity/h:associatedPerson/h:name"
-ENC_PART_NAME = ("h:componentOf/h:encompassingEncounter/h:encounterParticipant/h:assignedEntity"
-                 "/h:assignedPerson/h:name")
 RECIP_NAME = "h:informationRecipient/h:intendedRecipient/h:informationRecipient/h:name"
 PATIENT_NAME = "h:recordTarget/h:patientRole/h:patient/h:name"
 GENDER = "h:recordTarget/h:patientRole/h:patient/h:administrativeGenderCode"
@@ -346,7 +344,6 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "perf-suffix-bad": (_name_part(PERF_NAME, "suffix", "DOC"), ("SCH/header/hdr-name-suffix",)),
     "part-prefix-bad": (_name_part(PART_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
     "part-suffix-bad": (_name_part(PART_NAME, "suffix", "Dr."), ("SCH/header/hdr-name-suffix",)),
-    "encpart-prefix-bad": (_name_part(ENC_PART_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
     "recip-prefix-bad": (_name_part(RECIP_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
     "recip-suffix-bad": (_name_part(RECIP_NAME, "suffix", "Dr."), ("SCH/header/hdr-name-suffix",)),
     "patient-prefix-bad": (_name_part(PATIENT_NAME, "prefix", "Mr"), ()),
@@ -454,7 +451,6 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "author-suffix-twice": (_duplicate(AUTHOR_NAME + "/h:suffix"), ("SCH/header/hdr-name-part-once",)),
     "author-prefix-twice": (_duplicate(AUTHOR_NAME + "/h:prefix"), ("SCH/header/hdr-name-part-once",)),
     "recip-prefix-twice": (_duplicate(RECIP_NAME + "/h:prefix"), ("SCH/header/hdr-name-part-once",)),
-    "patient-suffix-twice": (_duplicate(PATIENT_NAME + "/h:suffix"), ("SCH/header/hdr-patient-name",)),
     "part-person-no-family": (_remove(PART_NAME + "/h:family"), ("SCH/header/hdr-person-name",)),
     "part-person-two-names": (_duplicate(PART_NAME), ("SCH/header/hdr-person-name",)),
     "author-person-no-family": (_remove(AUTHOR_NAME + "/h:family"), ("SCH/header/hdr-person-name",)),

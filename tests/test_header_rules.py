@@ -42,12 +42,13 @@ def _built(base: str) -> dict[str, bytes]:
     return dict(hv.variants((base,)))
 
 
-def _errors(vid: str) -> set[str]:
+@cache
+def _errors(vid: str) -> frozenset[str]:
     base = vid.split("~", 1)[0]
     data = _built(base).get(vid)
     assert data is not None, f"{vid}: the mutation no longer applies to its base"
     report = _runner().check_document(data, f"{vid}.xml")[0]
-    return {f.rule_id for f in report.findings if f.severity in ERRORS}
+    return frozenset(f.rule_id for f in report.findings if f.severity in ERRORS)
 
 
 def _new_official(vid: str) -> tuple[set[str], set[str]]:
