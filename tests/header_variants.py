@@ -312,6 +312,16 @@ _participant_function = _function_code("h:participant[h:associatedEntity]",
 _author_function = _function_code("h:author[h:assignedAuthor]", ("realmCode", "typeId", "templateId"))
 
 
+def _model_template_typo(cda: etree._Element) -> bool:
+    """Append .99 to the document's CI-SIS model templateId (an unknown model, not another one)."""
+    for tpl in cda.findall(h("templateId")):
+        root = tpl.get("root", "")
+        if root.startswith("1.2.250.1.213.1.1.1.") and root != "1.2.250.1.213.1.1.1.1":
+            tpl.set("root", root + ".99")
+            return True
+    return False
+
+
 def _doc_code(code: str, display: str) -> Mutation:
     return _set_attr("h:code", code=code, codeSystem="2.16.840.1.113883.6.1", displayName=display)
 
@@ -451,6 +461,7 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "author-suffix-twice": (_duplicate(AUTHOR_NAME + "/h:suffix"), ("SCH/header/hdr-name-part-once",)),
     "author-prefix-twice": (_duplicate(AUTHOR_NAME + "/h:prefix"), ("SCH/header/hdr-name-part-once",)),
     "recip-prefix-twice": (_duplicate(RECIP_NAME + "/h:prefix"), ("SCH/header/hdr-name-part-once",)),
+    "patient-name-null": (_set_attr(PATIENT_NAME, nullFlavor="UNK"), ("SCH/header/hdr-patient-name",)),
     "part-person-no-family": (_remove(PART_NAME + "/h:family"), ("SCH/header/hdr-person-name",)),
     "part-person-two-names": (_duplicate(PART_NAME), ("SCH/header/hdr-person-name",)),
     "author-person-no-family": (_remove(AUTHOR_NAME + "/h:family"), ("SCH/header/hdr-person-name",)),
@@ -478,6 +489,7 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "code-of-other-model-bio": (_doc_code("11502-2", "CR d'examens biologiques"), ("DOC003",)),
     "code-of-other-model-presc": (_doc_code("57833-6", "Prescription de produits de santé"), ("DOC003",)),
     "code-of-other-model-cro": (_doc_code("34874-8", "Compte rendu opératoire"), ("DOC003",)),
+    "model-template-typo": (_model_template_typo, ()),
 }
 
 
