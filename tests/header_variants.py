@@ -312,6 +312,16 @@ _participant_function = _function_code("h:participant[h:associatedEntity]",
 _author_function = _function_code("h:author[h:assignedAuthor]", ("realmCode", "typeId", "templateId"))
 
 
+def _model_template_typo(cda: etree._Element) -> bool:
+    """Append .99 to the document's CI-SIS model templateId (an unknown model, not another one)."""
+    for tpl in cda.findall(h("templateId")):
+        root = tpl.get("root", "")
+        if root.startswith("1.2.250.1.213.1.1.1.") and root != "1.2.250.1.213.1.1.1.1":
+            tpl.set("root", root + ".99")
+            return True
+    return False
+
+
 def _doc_code(code: str, display: str) -> Mutation:
     return _set_attr("h:code", code=code, codeSystem="2.16.840.1.113883.6.1", displayName=display)
 
@@ -321,8 +331,6 @@ LEGAL_NAME = "h:legalAuthenticator/h:assignedEntity/h:assignedPerson/h:name"
 PERF = "h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity"
 PERF_NAME = PERF + "/h:assignedPerson/h:name"
 PART_NAME = "h:participant/h:associatedEntity/h:associatedPerson/h:name"
-ENC_PART_NAME = ("h:componentOf/h:encompassingEncounter/h:encounterParticipant/h:assignedEntity"
-                 "/h:assignedPerson/h:name")
 RECIP_NAME = "h:informationRecipient/h:intendedRecipient/h:informationRecipient/h:name"
 PATIENT_NAME = "h:recordTarget/h:patientRole/h:patient/h:name"
 GENDER = "h:recordTarget/h:patientRole/h:patient/h:administrativeGenderCode"
@@ -346,7 +354,6 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "perf-suffix-bad": (_name_part(PERF_NAME, "suffix", "DOC"), ("SCH/header/hdr-name-suffix",)),
     "part-prefix-bad": (_name_part(PART_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
     "part-suffix-bad": (_name_part(PART_NAME, "suffix", "Dr."), ("SCH/header/hdr-name-suffix",)),
-    "encpart-prefix-bad": (_name_part(ENC_PART_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
     "recip-prefix-bad": (_name_part(RECIP_NAME, "prefix", "Mr"), ("SCH/header/hdr-name-prefix",)),
     "recip-suffix-bad": (_name_part(RECIP_NAME, "suffix", "Dr."), ("SCH/header/hdr-name-suffix",)),
     "patient-prefix-bad": (_name_part(PATIENT_NAME, "prefix", "Mr"), ()),
@@ -454,7 +461,7 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "author-suffix-twice": (_duplicate(AUTHOR_NAME + "/h:suffix"), ("SCH/header/hdr-name-part-once",)),
     "author-prefix-twice": (_duplicate(AUTHOR_NAME + "/h:prefix"), ("SCH/header/hdr-name-part-once",)),
     "recip-prefix-twice": (_duplicate(RECIP_NAME + "/h:prefix"), ("SCH/header/hdr-name-part-once",)),
-    "patient-suffix-twice": (_duplicate(PATIENT_NAME + "/h:suffix"), ("SCH/header/hdr-patient-name",)),
+    "patient-name-null": (_set_attr(PATIENT_NAME, nullFlavor="UNK"), ("SCH/header/hdr-patient-name",)),
     "part-person-no-family": (_remove(PART_NAME + "/h:family"), ("SCH/header/hdr-person-name",)),
     "part-person-two-names": (_duplicate(PART_NAME), ("SCH/header/hdr-person-name",)),
     "author-person-no-family": (_remove(AUTHOR_NAME + "/h:family"), ("SCH/header/hdr-person-name",)),
@@ -482,6 +489,7 @@ MUTATIONS: dict[str, tuple[Mutation, tuple[str, ...]]] = {
     "code-of-other-model-bio": (_doc_code("11502-2", "CR d'examens biologiques"), ("DOC003",)),
     "code-of-other-model-presc": (_doc_code("57833-6", "Prescription de produits de santé"), ("DOC003",)),
     "code-of-other-model-cro": (_doc_code("34874-8", "Compte rendu opératoire"), ("DOC003",)),
+    "model-template-typo": (_model_template_typo, ()),
 }
 
 

@@ -30,6 +30,9 @@ OFFICIAL: dict[str, dict[str, object]] = json.loads(hv.DATA.read_text(encoding="
 PROFILES = ("IHE", "ASIP-STRUCT-MIN-StrucMin", "CI-SIS_ModelesDeContenusCDA", "CI-SIS_Modeles_ANS",
             "terminologie")
 ERRORS = (Severity.ERROR, Severity.FATAL)
+# The rules this test holds to "no error where the kit accepts": the header pack and DOC.
+# (The volet packs' own false alarms, if any, are measured by tests/test_official_parity.py.)
+OWN = ("SCH/header/", "DOC")
 
 
 @cache
@@ -42,12 +45,13 @@ def _built(base: str) -> dict[str, bytes]:
     return dict(hv.variants((base,)))
 
 
-def _errors(vid: str) -> set[str]:
+@cache
+def _errors(vid: str) -> frozenset[str]:
     base = vid.split("~", 1)[0]
     data = _built(base).get(vid)
     assert data is not None, f"{vid}: the mutation no longer applies to its base"
     report = _runner().check_document(data, f"{vid}.xml")[0]
-    return {f.rule_id for f in report.findings if f.severity in ERRORS}
+    return frozenset(f.rule_id for f in report.findings if f.severity in ERRORS)
 
 
 def _new_official(vid: str) -> tuple[set[str], set[str]]:
@@ -86,7 +90,8 @@ def test_header_variant_agrees_with_official(vid: str) -> None:
         if expected:
             assert expected & new_errors, f"{vid}: expected {sorted(expected)}, got {sorted(new_errors)}"
     elif not volet:
-        assert not new_errors, f"{vid}: the kit accepts it, default mode adds {sorted(new_errors)}"
+        ours = {r for r in new_errors if r.startswith(OWN)}
+        assert not ours, f"{vid}: the kit accepts it, default mode adds {sorted(ours)}"
 
 
 def test_figures(capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,7 +107,7 @@ def test_figures(capsys: pytest.CaptureFixture[str]) -> None:
             caught += bool(new_errors)
         elif not volet:
             accepted += 1
-            false_alarms += bool(new_errors)
+            false_alarms += any(r.startswith(OWN) for r in new_errors)
     with capsys.disabled():
         print(f"\nheader variants: official rejects {rejected}, default mode errs on {caught}; "
               f"official accepts {accepted}, default mode errs on {false_alarms}")

@@ -48,10 +48,14 @@ MODEL_CODES: dict[str, tuple[str, str]] = {
 LAB_RESULT_ENTRY = "1.3.6.1.4.1.19376.1.3.1"
 # Models whose volet requires ClinicalDocument/code in LOINC (code and codeSystem compared).
 LOINC_VOLETS = frozenset({T_CR_IMG, T_CR_BIO_ANS, T_CR_BIO_IHE, T_EP_MED_DM})
-# CI-SIS document-model templateIds are 1.2.250.1.213.1.1.1.N[.M...]; .1 is the structuration
-# minimale shared by every document.
-CISIS_MODEL_PREFIX = "1.2.250.1.213.1.1.1."
-STRUC_MIN = "1.2.250.1.213.1.1.1.1"
+# Document-model templateIds of the other CI-SIS volets (those of the kit's examples, besides
+# MODEL_CODES): only a known model's templateId is evidence of another model; an unknown
+# 1.2.250.1.213.1.1.1.x root may just be a mistyped one of the document's own model.
+OTHER_CISIS_MODELS = frozenset(
+    "1.2.250.1.213.1.1.1." + n for n in (
+        "2.1", "2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5", "5", "5.1", "5.2", "5.3", "5.4",
+        "8", "12.1", "12.2", "12.3", "12.4", "12.5", "13", "15", "16", "17", "18", "22", "23",
+        "24", "25", "26", "30", "32", "36", "37", "38", "41", "42", "46", "47", "51", "54"))
 # The five Ségur types: the CI-SIS model templateIds each may carry (cisis-facts §D, §F).
 SEGUR_MODELS: dict[str, frozenset[str]] = {
     "LDL-SES": frozenset({T_LDL_SES}),
@@ -166,8 +170,7 @@ def _foreign_models(code: str, doc_type: str, roots: list[str], where: Location)
     if allowed is None or CODE_TYPES.get(code) != doc_type:
         return
     for root in dict.fromkeys(roots):
-        if (root.startswith(CISIS_MODEL_PREFIX) and root != STRUC_MIN and root not in allowed
-                and root not in MODEL_CODES):
+        if root in OTHER_CISIS_MODELS and root not in allowed:
             expected = (", ".join(sorted(allowed)) + " ou aucun templateId de modèle CI-SIS"
                         if allowed else "aucun templateId de modèle CI-SIS")
             yield Hit(rule_id=R_FOREIGN_MODEL.id, location=where,
