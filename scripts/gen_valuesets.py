@@ -48,6 +48,9 @@ SVS_SETS: dict[str, str] = {
     "J245": "jeuxDeValeurs/JDV_J245_Civilite_CISIS.xml",              # name/prefix
     "J246": "jeuxDeValeurs/JDV_J246_Titre_CISIS.xml",                 # name/suffix
     "OBSINTERP": "jeuxDeValeurs/JDV_HL7_ObservationInterpretation_CISIS.xml",  # CR-BIO results
+    "MODENTREE": "jeuxDeValeurs/JDV_ModaliteEntree_CISIS.xml",       # LDL-SES entry mode (ORG-070)
+    "GROSSESSE": "jeuxDeValeurs/JDV_StatutGrossesse_CISIS.xml",      # CR-IMG pregnancy status
+    "SVITAUX": "jeuxDeValeurs/JDV_SignesVitaux_CISIS.xml",           # vital sign observation code
 }
 # HL7 v3 Confidentiality (2.16.840.1.113883.1.11.10228): not a JDV, only an ART-DECOR voc file.
 VOC_SETS: dict[str, str] = {
