@@ -8,6 +8,10 @@ its high, a code needs its code system, a nullFlavor excludes any other content,
 originalText is not empty... The same rules are applied here, at the same places and only
 there (the body's datatypes are not checked by the official pipeline beyond the XSD).
 
+Known difference: in the official pattern only the first rule whose context matches an element
+fires; here an element matched by two contexts gets the rules of both (no such overlap between
+datatypes exists in the kit's table today).
+
 Values the CDA schema already rejects (a TS with a letter, 15 digits, non-ASCII digits, an
 OID with a letter) are left to the XSD engine, so one defect gives one finding. Every value is
 handled as a string with integer arithmetic: nothing here can raise on an odd value.
