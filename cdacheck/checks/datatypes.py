@@ -8,6 +8,10 @@ its high, a code needs its code system, a nullFlavor excludes any other content,
 originalText is not empty... The same rules are applied here, at the same places and only
 there (the body's datatypes are not checked by the official pipeline beyond the XSD).
 
+Known difference: in the official pattern only the first rule whose context matches an element
+fires; here an element matched by two contexts gets the rules of both (no such overlap between
+datatypes exists in the kit's table today).
+
 Values the CDA schema already rejects (a TS with a letter, 15 digits, non-ASCII digits, an
 OID with a letter) are left to the XSD engine, so one defect gives one finding. Every value is
 handled as a string with integer arithmetic: nothing here can raise on an odd value.
@@ -234,7 +238,11 @@ def check_datatypes(ctx: CheckContext) -> Iterator[Hit]:
     yield from _any(ctx, cda, kinds)
     plans = _PLANS
     for el, rules in kinds.items():
-        for step in plans.get(rules) or _plan(rules):
+        simple, steps = plans.get(rules) or _plan(rules)
+        for spec, fn in simple:  # inlined: the commonest checks, one generator each
+            for found, expected in fn(el):
+                yield _hit(ctx, spec, el, found=found, expected=expected)
+        for step in steps:
             yield from step(ctx, el, kinds)
 
 
@@ -374,7 +382,11 @@ def _any(ctx: CheckContext, cda: etree._Element, kinds: Kinds) -> Iterator[Hit]:
 Step = Callable[[CheckContext, etree._Element, Kinds], Iterator[Hit]]
 
 
-def _plan(rules: frozenset[str]) -> tuple[Step, ...]:
+Simple = tuple[tuple[object, Callable[[etree._Element], "Problems"]], ...]
+Plan = tuple[Simple, tuple[Step, ...]]
+
+
+def _plan(rules: frozenset[str]) -> Plan:
     """The checks an element gets for the set of abstract rules its contexts bring."""
     plan = _PLANS.get(rules)
     if plan is None:
@@ -382,7 +394,7 @@ def _plan(rules: frozenset[str]) -> tuple[Step, ...]:
     return plan
 
 
-def _make_plan(rules: frozenset[str]) -> tuple[Step, ...]:
+def _make_plan(rules: frozenset[str]) -> Plan:
     steps: list[Step] = []
     if "TS" in rules:
         steps.append(partial(_ts, ivxb="IVXB_TS" in rules))
@@ -393,23 +405,14 @@ def _make_plan(rules: frozenset[str]) -> tuple[Step, ...]:
     if "CD" in rules:
         steps.append(partial(_cd, ce="CE" in rules))
     simple = tuple((_SIMPLE_RULE[name], fn) for name, fn in _SIMPLE if name in rules)
-    if simple:
-        steps.append(partial(_simple, simple))
     if rules & _RIM:
         steps.append(partial(_rim, names="AD" in rules or "EN" in rules))
     if "BIN" in rules:
         steps.append(_bin)
-    return tuple(steps)
+    return simple, tuple(steps)
 
 
-_PLANS: dict[frozenset[str], tuple[Step, ...]] = {}
-
-
-def _simple(simple: tuple[tuple[object, Callable[[etree._Element], Problems]], ...],
-            ctx: CheckContext, el: etree._Element, kinds: Kinds) -> Iterator[Hit]:
-    for spec, fn in simple:
-        for found, expected in fn(el):
-            yield _hit(ctx, spec, el, found=found, expected=expected)
+_PLANS: dict[frozenset[str], Plan] = {}
 
 
 def _ts4(ctx: CheckContext, el: etree._Element, kinds: Kinds) -> Iterator[Hit]:
