@@ -188,3 +188,69 @@ def test_unknown_window_is_a_clear_error(corpus: dict[str, Path]) -> None:
         compute([], StatsOptions(window=7))
     assert main(["stats", str(corpus["report"]), "--window", "5"]) == 2
     assert main(["stats", str(corpus["report"]), "--from", "2024-31-01"]) == 2
+
+
+# --------------------------------------------------------------------------- HTML dashboard
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    from test_html_browser import CHROMIUM_ARGS, _chromium
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _visible(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return list(page.eval_on_selector_all(
+        selector, "els => els.filter(e => e.getClientRects().length > 0)"
+                  ".map(e => e.getAttribute('data-indicator') || e.textContent)"))
+
+
+def test_html_dashboard_in_a_real_browser(browser, corpus: dict[str, Path],  # type: ignore[no-untyped-def]
+                                          tmp_path: Path) -> None:
+    page_file = tmp_path / "stats.html"
+    assert main(["stats", str(corpus["report"]), "--stays", str(corpus["stays"]),
+                 "--format", "html", "-o", str(page_file)]) == 0
+    html = page_file.read_text(encoding="utf-8")
+    assert "L2v2.xml" not in html and "<link" not in html and "src=\"http" not in html
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url) if not r.url.startswith("file:") else None)
+    page.goto(page_file.as_uri())
+    page.wait_for_load_state("load")
+    assert errors == [] and requests == []
+    # all establishments: one chart per indicator, each with the window-4 target line
+    assert _visible(page, "svg.chart") == ["DS 1.1", "DS 1.2", "DS 1.3", "DS 2.1", "DS 3.1"]
+    targets = page.eval_on_selector_all(
+        "[data-est='*'] line.target", "els => els.map(e => Number(e.dataset.target))")
+    assert targets == [69, 63, 69, 63, 63]
+    # establishment A: DS 3.1 bars are March 100 % and April 0 % (I9's archive is rejected)
+    page.select_option("#est", FINESS_A)
+    bars = page.eval_on_selector_all(
+        f"[data-est='{FINESS_A}'] svg[data-indicator='DS 3.1'] rect.bar",
+        "els => els.map(e => [e.dataset.month, Number(e.dataset.rate)])")
+    assert bars == [["2024-03", 100], ["2024-04", 0]]
+    assert _visible(page, "svg.chart") == ["DS 1.1", "DS 1.2", "DS 1.3", "DS 2.1", "DS 3.1"]
+    page.select_option("#est", FINESS_C)
+    assert _visible(page, "svg.chart") == ["DS 3.1"]
+    page.select_option("#est", "*")
+    reasons = _visible(page, "[data-est='*'] section[data-indicator='DS 1.1'] tr.reason td.l")
+    assert reasons[0].startswith("aucune lettre de liaison")
+    page.screenshot(path=str(tmp_path / "stats.png"), full_page=True)
+    assert (tmp_path / "stats.png").stat().st_size > 10_000
+    assert errors == []
+    page.close()
+    unredacted = tmp_path / "clair.html"
+    assert main(["stats", str(corpus["report"]), "--format", "html", "--no-redact",
+                 "-o", str(unredacted)]) == 0
+    assert "L2v2.xml" in unredacted.read_text(encoding="utf-8")

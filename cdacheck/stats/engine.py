@@ -228,7 +228,7 @@ SELECT indicator, coalesce(est, '*') AS establishment,
        CASE WHEN grouping(month) = 1 THEN 'total' ELSE month END AS month,
        count(*) FILTER (WHERE ok) AS numerator, count(*) AS denominator
 FROM (SELECT *, strftime(day, '%Y-%m') AS month FROM units)
-GROUP BY GROUPING SETS ((indicator, est, month), (indicator, est), (indicator))
+GROUP BY GROUPING SETS ((indicator, est, month), (indicator, est), (indicator, month), (indicator))
 ORDER BY indicator, grouping(est), est, grouping(month), month
 """
 
