@@ -193,18 +193,7 @@ def test_unknown_window_is_a_clear_error(corpus: dict[str, Path]) -> None:
 # --------------------------------------------------------------------------- HTML dashboard
 
 
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    from test_html_browser import CHROMIUM_ARGS, _chromium
-
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+from test_html_browser import browser  # noqa: E402,F401  (the project's Chromium fixture)
 
 
 def _visible(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
