@@ -59,11 +59,13 @@ class _Exit(Exception):
               help="Size cap for one document, in bytes.")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Configuration file (cdacheck.toml or pyproject.toml).")
+@click.option("--dask", "dask_address", default=None,
+              help="Check on this Dask scheduler (tcp://host:8786); paths readable by the workers.")
 def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: Path | None,
                   quiet: bool, verbose: int, env: str | None, xsd: Path | None, no_xsd: bool,
                   kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
                   strict: bool | None, max_bytes: int | None, config: Path | None,
-                  redact: bool | None) -> None:
+                  redact: bool | None, dask_address: str | None = None) -> None:
     """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
     overrides: dict[str, Any] = {}
     for key, value in (("fail_on", fail_on), ("env", env), ("xsd", xsd), ("kit", kit),
@@ -87,8 +89,12 @@ def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output:
     if output is not None:
         _refuse_overwriting_inputs(output, paths)
     try:
-        runner = Runner(settings)
-        report = runner.run(paths)
+        if dask_address:
+            from cdacheck.dask import run as dask_run
+
+            report = dask_run(paths, settings, dask_address)
+        else:
+            report = Runner(settings).run(paths)
     except ToolError as exc:
         _fail(str(exc))
     color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
