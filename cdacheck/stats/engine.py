@@ -311,6 +311,8 @@ def _counts(con: Any, read: int, options: StatsOptions) -> dict[str, int]:
     if options.stays is not None:
         counts["stay_not_in_stays_file"] = one(
             "SELECT count(*) FROM live l WHERE candidate IN ('DS 1.1', 'DS 1.2', 'DS 1.3') "
-            "AND stay IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stays s "
-            "WHERE s.stay_id = l.stay OR s.stay_id = l.stay_ext)")
+            "AND stay IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM stays s WHERE s.stay_id = l.stay) "
+            "AND (stay_ext IS NULL OR NOT EXISTS (SELECT 1 FROM stays s "
+            "WHERE s.stay_id = l.stay_ext))")
     return counts
