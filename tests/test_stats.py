@@ -243,3 +243,21 @@ def test_html_dashboard_in_a_real_browser(browser, corpus: dict[str, Path],  # t
     assert main(["stats", str(corpus["report"]), "--format", "html", "--no-redact",
                  "-o", str(unredacted)]) == 0
     assert "L2v2.xml" in unredacted.read_text(encoding="utf-8")
+
+
+def test_clear_error_without_the_optional_dependencies(monkeypatch: pytest.MonkeyPatch,
+                                                       corpus: dict[str, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb now raises ImportError
+    with pytest.raises(StatsError, match=r"pip install 'cdacheck\[stats\]'"):
+        compute([], StatsOptions())
+    assert main(["stats", str(corpus["report"])]) == 2
+    assert "cdacheck[stats]" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "dask.bag", None)
+    import cdacheck.dask as cdask
+    from cdacheck.pipeline import ToolError
+
+    with pytest.raises(ToolError, match=r"cdacheck\[dask\]"):
+        cdask.check_paths([str(corpus["docs"])], cdacheck.Settings(env="test"), "tcp://x:1")
