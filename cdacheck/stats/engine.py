@@ -45,7 +45,7 @@ class StatsOptions:
     date_to: dt.date | None = None
     stays: list[Stay] | None = None
     finess_map: dict[str, str] = field(default_factory=dict)
-    memory_limit: str = "1GB"
+    memory_limit: str = "512MB"
     threads: int = 2
 
 
@@ -103,6 +103,11 @@ def compute_rows(rows: Iterable[DocRow], options: StatsOptions | None = None) ->
             con.execute("SET preserve_insertion_order=false")
             _load(con, folder, writer, options)
             return _aggregate(con, options, targets, writer.count)
+        except duckdb.OutOfMemoryException as exc:
+            raise StatsError(f"DuckDB : mémoire insuffisante avec memory_limit="
+                             f"{options.memory_limit} ({str(exc).splitlines()[0]})") from exc
+        except duckdb.Error as exc:
+            raise StatsError(f"échec de l'agrégation DuckDB : {str(exc).splitlines()[0]}") from exc
         finally:
             con.close()
 
@@ -232,17 +237,28 @@ GROUP BY GROUPING SETS ((indicator, est, month), (indicator, est), (indicator, m
 ORDER BY indicator, grouping(est), est, grouping(month), month
 """
 
+# No count(DISTINCT): de-duplicated first (hash aggregates spill to disk, DISTINCT counts
+# under GROUPING SETS do not). A unit belongs to one establishment, so counts add up over them.
 _REASONS = """
-WITH per_unit AS (
-    SELECT indicator, est, unit, count(DISTINCT reason) AS n FROM unit_reasons GROUP BY ALL
+WITH ur AS (
+    SELECT DISTINCT indicator, est, unit, reason FROM unit_reasons
+), per_unit AS (
+    SELECT indicator, est, unit, count(*) AS n FROM ur GROUP BY ALL
+), by_units AS (
+    SELECT ur.indicator, coalesce(ur.est, '*') AS establishment, ur.reason,
+           count(*) AS units, count(*) FILTER (WHERE p.n = 1) AS sole_reason_units
+    FROM ur JOIN per_unit p USING (indicator, est, unit)
+    GROUP BY GROUPING SETS ((ur.indicator, ur.est, ur.reason), (ur.indicator, ur.reason))
+), by_docs AS (
+    SELECT indicator, coalesce(est, '*') AS establishment, reason, count(*) AS documents
+    FROM (SELECT DISTINCT indicator, est, reason, idx FROM unit_reasons WHERE idx IS NOT NULL)
+    GROUP BY GROUPING SETS ((indicator, est, reason), (indicator, reason))
 )
-SELECT r.indicator, coalesce(r.est, '*') AS establishment, r.reason,
-       count(DISTINCT r.unit) AS units,
-       count(DISTINCT r.unit) FILTER (WHERE p.n = 1) AS sole_reason_units,
-       count(DISTINCT r.idx) AS documents
-FROM unit_reasons r JOIN per_unit p USING (indicator, est, unit)
-GROUP BY GROUPING SETS ((r.indicator, r.est, r.reason), (r.indicator, r.reason))
-ORDER BY r.indicator, grouping(r.est), r.est, units DESC, documents DESC, r.reason
+SELECT u.indicator, u.establishment, u.reason, u.units, u.sole_reason_units,
+       coalesce(d.documents, 0) AS documents
+FROM by_units u LEFT JOIN by_docs d USING (indicator, establishment, reason)
+ORDER BY u.indicator, u.establishment = '*', u.establishment, u.units DESC, documents DESC,
+         u.reason
 """
 
 _EXAMPLES = """
