@@ -261,3 +261,9 @@ def test_clear_error_without_the_optional_dependencies(monkeypatch: pytest.Monke
 
     with pytest.raises(ToolError, match=r"cdacheck\[dask\]"):
         cdask.check_paths([str(corpus["docs"])], cdacheck.Settings(env="test"), "tcp://x:1")
+
+
+def test_out_of_memory_is_a_clear_error(corpus: dict[str, Path]) -> None:
+    report = cdacheck.RunReport.model_validate_json(corpus["report"].read_text(encoding="utf-8"))
+    with pytest.raises(StatsError, match="mémoire insuffisante avec memory_limit=1MB"):
+        compute(report.items, StatsOptions(memory_limit="1MB"))
