@@ -267,3 +267,37 @@ def test_out_of_memory_is_a_clear_error(corpus: dict[str, Path]) -> None:
     report = cdacheck.RunReport.model_validate_json(corpus["report"].read_text(encoding="utf-8"))
     with pytest.raises(StatsError, match="mémoire insuffisante avec memory_limit=1MB"):
         compute(report.items, StatsOptions(memory_limit="1MB"))
+
+
+@pytest.mark.kit
+def test_kit_examples_versions_counted_once(kit_dir: Path, tmp_path: Path) -> None:
+    """Kit CR-BIO examples: a structured report in two versions of one setId, and an N1."""
+    from lxml import etree
+
+    from stats_corpus import V3
+
+    structured = kit_dir / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml"
+    level1 = kit_dir / "ExemplesCDA" / "BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml"
+    if not (structured.is_file() and level1.is_file()):
+        pytest.skip("kit CR-BIO examples not found")
+    for version in (1, 2):
+        tree = etree.parse(str(structured))
+        cda = tree.getroot()
+        cda.find(f"{V3}id").set("root", f"2.25.77{version}")
+        cda.find(f"{V3}setId").set("root", "2.25.7700")
+        cda.find(f"{V3}versionNumber").set("value", str(version))
+        (tmp_path / f"tsh-v{version}.xml").write_bytes(etree.tostring(tree, xml_declaration=True,
+                                                                       encoding="UTF-8"))
+    (tmp_path / "n1.xml").write_bytes(level1.read_bytes())
+    report = cdacheck.check(str(tmp_path), env="test")
+    by_name = {Path(d.source).name: d for d in report.documents()}
+    assert {d.indicator.candidate for d in by_name.values()} == {"DS 2.1"}
+    result = compute(report.items, StatsOptions())
+    total = next(r for r in result.rates if (r["indicator"], r["establishment"], r["month"])
+                 == ("DS 2.1", "*", "total"))
+    # v1 is superseded by v2; the N1 report counts in the denominator only
+    v2_ok = by_name["tsh-v2.xml"].indicator.indicator == "DS 2.1"
+    assert (total["numerator"], total["denominator"]) == (int(v2_ok), 2)
+    n1 = [r for r in result.reasons if r["establishment"] == "*"
+          and r["reason"] == "biologie en N1 (N3 exigé pour DS 2.1)"]
+    assert n1 and n1[0]["units"] == 1
