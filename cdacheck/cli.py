@@ -23,7 +23,7 @@ from cdacheck.reporters import FORMATS, render
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
-SUBCOMMANDS = ("check", "rules", "version", "xdm")
+SUBCOMMANDS = ("check", "rules", "stats", "version", "xdm")
 _SEVERITIES = [s.value for s in Severity]
 
 
@@ -62,11 +62,14 @@ class _Exit(Exception):
               default=None, help="Configuration file (cdacheck.toml or pyproject.toml).")
 @click.option("--isolated", is_flag=True,
               help="Read no configuration file (cdacheck.toml, pyproject.toml).")
+@click.option("--dask", "dask_address", default=None,
+              help="Check on this Dask scheduler (tcp://host:8786); paths readable by the workers.")
 def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: Path | None,
                   quiet: bool, verbose: int, env: str | None, xsd: Path | None, no_xsd: bool,
                   kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
                   strict: bool | None, max_bytes: int | None, config: Path | None,
-                  isolated: bool, redact: bool | None) -> None:
+                  isolated: bool, redact: bool | None,
+                  dask_address: str | None = None) -> None:
     """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
     overrides: dict[str, Any] = {}
     for key, value in (("fail_on", fail_on), ("env", env), ("xsd", xsd), ("kit", kit),
@@ -92,8 +95,12 @@ def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output:
     if output is not None:
         _refuse_overwriting_inputs(output, paths)
     try:
-        runner = Runner(settings)
-        report = runner.run(paths)
+        if dask_address:
+            from cdacheck.dask import run as dask_run
+
+            report = dask_run(paths, settings, dask_address)
+        else:
+            report = Runner(settings).run(paths)
     except ToolError as exc:
         _fail(str(exc))
     color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -219,10 +226,57 @@ def xdm_build_command(documents: tuple[str, ...], output: Path, env: str | None,
     raise _Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
 
 
-_COMMANDS = {"check": check_command, "rules": rules_command, "version": version_command,
-             "xdm": xdm_group}
+# ------------------------------------------------------------------ stats (issue 13)
+
+@click.command("stats", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--stays", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Stays file (CSV stay_id,finess,discharge_date,surgical): the DS 1.x "
+                   "denominator [default: the stays seen in the documents, a proxy].")
+@click.option("--finess-map", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV finess_geo,finess_juridique: count per legal entity.")
+@click.option("--window", type=click.IntRange(1, 4), default=4, show_default=True,
+              help="Financing window whose targets apply.")
+@click.option("--from", "date_from", default=None, help="First day of the period (YYYY-MM-DD).")
+@click.option("--to", "date_to", default=None, help="Last day of the period (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "html"]),
+              default="text", show_default=True)
+@click.option("--redact/--no-redact", default=None,
+              help="Leave document names out [default: on for html, off otherwise].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--env", type=click.Choice(["production", "test"]), default=None)
+@click.option("--dask", "dask_address", default=None,
+              help="Check the documents on this Dask scheduler (tcp://host:8786).")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None)
+def stats_command(paths: tuple[str, ...], stays: Path | None, finess_map: Path | None,
+                  window: int, date_from: str | None, date_to: str | None, fmt: str,
+                  redact: bool | None, output: Path | None, env: str | None,
+                  dask_address: str | None, config: Path | None) -> None:
+    """SUN-ES rates per establishment, indicator and month against the window's targets."""
+    from cdacheck.stats import StatsError
+    from cdacheck.stats.command import run_stats
+    from cdacheck.stats.render import render_stats
+
+    if output is not None:
+        _refuse_overwriting_inputs(output, paths)
+    try:
+        settings = load_settings(config, {"env": env} if env else {})
+        result = run_stats(paths, settings, window=window, date_from=date_from,
+                           date_to=date_to, stays=stays, finess_map=finess_map,
+                           dask_address=dask_address)
+    except (ConfigError, StatsError, ToolError) as exc:
+        _fail(str(exc))
+    redacting = (fmt == "html" or settings.redact) if redact is None else redact
+    _emit(render_stats(result, fmt, redact=redacting), output)
+    raise _Exit(EXIT_OK)
+
+
+_COMMANDS = {"check": check_command, "rules": rules_command, "stats": stats_command,
+             "version": version_command, "xdm": xdm_group}
 _TOP_HELP = """Usage: cdacheck [OPTIONS] PATH...
        cdacheck rules [--format text|json] [--family FAM]
+       cdacheck stats PATH... [--stays stays.csv] [--window 1..4] [--format text|json|csv|html]
        cdacheck version
        cdacheck xdm build DOC.xml... -o IHE_XDM.ZIP
 

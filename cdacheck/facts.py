@@ -206,6 +206,8 @@ def _encounter(cda: etree._Element) -> Encounter | None:
         code=_code(_one(enc, "h:code")),
         period=_period(_one(enc, "h:effectiveTime")),
         facility_code=_code(_one(enc, "h:location/h:healthCareFacility/h:code")),
+        location_organization_ids=[i for i in map(_ident, _all(
+            enc, "h:location/h:healthCareFacility/h:serviceProviderOrganization/h:id")) if i is not None],
     )
 
 

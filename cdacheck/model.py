@@ -198,6 +198,9 @@ class Encounter(Frozen):
     code: Code | None = None
     period: Period | None = None
     facility_code: Code | None = None
+    # location/healthCareFacility/serviceProviderOrganization/id: the establishment of the
+    # stay (FINESS géographique when root 1.2.250.1.71.4.2.2), read first by ``cdacheck stats``.
+    location_organization_ids: list[Identifier] = Field(default_factory=list)
 
 
 class ServiceEvent(Frozen):
