@@ -63,6 +63,39 @@ def failing_mutants(official: dict) -> dict[str, list[str]]:
     return out
 
 
+# Rules of ours that apply one check at every place the official schematron does (the DTr1
+# datatype rules, read from the same header locations; the schema), so that one official
+# assertion tested at one place is tested by the same rule at every other place.
+GENERIC_RULE_PREFIXES = ("DTY", "XSD")
+
+
+def _inherit_generic(rows: list[dict], asserts: dict[str, OA.OfficialAssert]) -> None:
+    """An untested assert that is the same official assertion (same schematron, same message
+    template) as a covered one, covered there only by location-generic rules of ours, is
+    covered by those rules: status ``covered-same-rule``, with the sibling's tests."""
+    covered: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        if r["status"] != "covered" or not r.get("rules"):
+            continue
+        if not all(rule.startswith(GENERIC_RULE_PREFIXES) for rule in r["rules"]):
+            continue
+        a = asserts[r["key"]]
+        covered.setdefault((a.schematron, a.excerpt), r)
+    for r in rows:
+        if r["status"] != "untested":
+            continue
+        a = asserts[r["key"]]
+        sibling = covered.get((a.schematron, a.excerpt))
+        if sibling is None:
+            continue
+        r.update({"status": "covered-same-rule", "role": a.role or "", "excerpt": a.excerpt,
+                  "rules": sibling["rules"], "tests": sibling["tests"][:3],
+                  "n_tests": sibling["n_tests"],
+                  "reason": (f"même assertion officielle que {sibling['key']}, appliquée à cet "
+                             f"emplacement par les mêmes règles de cdacheck "
+                             f"({', '.join(sibling['rules'])}), qui valent pour tout emplacement")})
+
+
 def build(inv: OA.Inventory, ev: Evaluation) -> dict:
     reasons = load_reasons()
     fired, n_docs = fired_rules(ev.official)
@@ -103,6 +136,7 @@ def build(inv: OA.Inventory, ev: Evaluation) -> dict:
             continue
         rows.append({"key": a.key, "status": status, "applicable": False, "role": a.role or "",
                      "reason": why})
+    _inherit_generic(rows, {a.key: a for a in inv.asserts})
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
         counts[r["status"]] += 1
