@@ -54,8 +54,8 @@ def main() -> int:
 
     # Compile every schematron the corpus needs, timed one by one.
     needed: dict[Path, None] = {}
-    for _, _, facts, det in docs:
-        sets, candidates, _why = engine._choose(facts, det)
+    for _, doc, facts, det in docs:
+        sets, candidates, _why, _declared = engine._choose(facts, det, doc)
         for p in [*sets, *candidates]:
             needed[p] = None
     compile_ms: dict[str, float] = {}
