@@ -145,3 +145,24 @@ def test_saxon_error_text_never_reaches_stderr(tmp_path: Path) -> None:
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert "run-error True" in proc.stdout and "compile-error" in proc.stdout, proc.stdout + proc.stderr
     assert proc.stderr.strip() == "", proc.stderr
+
+
+def test_report_names_the_kit_and_the_schematrons_run(kit_dir: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 16 item 6: the run's kit section and, per document, the kit and the
+    # schematrons applied. Running them is tested in test_kit_mode; skipped here.
+    import cdacheck
+
+    monkeypatch.setattr(KitEngine, "_run_set", lambda self, path, d: [])
+    doc = variant(kit_dir, "BIO-CR-BIO_2024.01_TSH_1.xml")
+    target = tmp_path / "tsh.xml"
+    target.write_bytes(doc.data)
+    report = cdacheck.check(target, kit=kit_dir)
+    assert report.kit is not None and report.kit["kit_version"]
+    (d,) = report.documents()
+    assert d.kit is not None and d.kit.startswith(report.kit["kit_name"]) and report.kit["kit_version"] in d.kit
+    assert d.schematrons[0] == "schematrons/profils/IHE.sch"
+    assert len(d.schematrons) == 6 and d.schematrons[-1] == "schematrons/CI-SIS_BIO-CR-BIO_2024.01.sch"
+    assert "schematrons" in report.model_dump(mode="json")["items"][0]
+    default = cdacheck.check(target)
+    assert default.documents()[0].kit is None and default.documents()[0].schematrons == []

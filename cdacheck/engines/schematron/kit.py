@@ -105,8 +105,30 @@ class KitEngine:
         self._sets: dict[Path, _SetState] = {}
         self._jdv_index: dict[str, Path] | None = None
         self._local = threading.local()  # the Saxon tree of the document a thread checks
-        self.last_applied: list[str] = []  # schematrons applied to the last document (tests, bench)
+        self._label: str | None = None
         self.volets = self._index_volets()
+
+    @property
+    def last_applied(self) -> list[str]:
+        """Stems of the schematrons applied to this thread's last document (tests, bench)."""
+        return [p.stem for p in getattr(self._local, "applied", [])]
+
+    def applied_schematrons(self) -> list[str]:
+        """The schematrons applied to this thread's last document, relative to the kit."""
+        out = []
+        for p in getattr(self._local, "applied", []):
+            try:
+                out.append(p.relative_to(self.root).as_posix())
+            except ValueError:
+                out.append(str(p))
+        return out
+
+    def kit_label(self) -> str:
+        """The kit's name and version (commit, else a content digest), once per engine."""
+        if self._label is None:
+            name, version = kit_identity(self.root)
+            self._label = f"{name} {version}".strip()
+        return self._label
 
     @property
     def _node(self) -> Any:
@@ -243,6 +265,7 @@ class KitEngine:
 
     def run(self, doc: ParsedDocument, facts: DocumentFacts, detection: Detection) -> Iterable[Hit]:
         """Every kit schematron that applies to the document -> hits."""
+        self._local.applied = []
         sets, volet, why, declared = self._choose(facts, detection, doc)
         self._node = None
         hits: list[Hit] = []
@@ -256,7 +279,7 @@ class KitEngine:
                                params={"volet": volet[0].stem, "why": why, "others": others or "-"},
                                provenance={"pack": volet[0].stem}))
         self._node = None
-        self.last_applied = [p.stem for p in [*sets, *volet]]
+        self._local.applied = [*sets, *volet]
         return hits
 
     def _run_set(self, path: Path, doc: ParsedDocument) -> list[Hit]:
