@@ -251,14 +251,24 @@ class KitEngine:
 
     def _jdv_by_oid(self) -> dict[str, Path]:
         if self._jdv_index is None:
-            index: dict[str, Path] = {}
+            from cdacheck.engines.schematron import diskcache
+
             folder = self.root / "jeuxDeValeurs"
-            for path in sorted(folder.glob("*.xml")) if folder.is_dir() else []:
-                head = path.read_bytes()[:4096].decode("utf-8", "replace")
-                m = re.search(r"<(?:\w+:)?ValueSet\b[^>]*?\sid=\"([0-9.]+)\"", head)
-                if m:
-                    index.setdefault(m.group(1), path)
-            self._jdv_index = index
+            files = sorted(folder.glob("*.xml")) if folder.is_dir() else []
+            heads = {p.name: p.read_bytes()[:4096] for p in files}
+            # Keyed by the content the index is made of (the files' heads), cached across processes.
+            k = diskcache.key("jdv-index", hashlib.sha256(b"".join(
+                n.encode() + b"\0" + h for n, h in heads.items())).hexdigest())
+            cached = diskcache.load("jdv-index", k, forbidden=self.root)
+            if cached is None:
+                cached = {}
+                for name, raw in heads.items():
+                    m = re.search(r"<(?:\w+:)?ValueSet\b[^>]*?\sid=\"([0-9.]+)\"",
+                                  raw.decode("utf-8", "replace"))
+                    if m:
+                        cached.setdefault(m.group(1), name)
+                diskcache.store("jdv-index", k, cached, forbidden=self.root)
+            self._jdv_index = {oid: folder / name for oid, name in cached.items()}
         return self._jdv_index
 
     # ------------------------------------------------------------------ running

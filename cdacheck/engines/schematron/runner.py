@@ -268,7 +268,7 @@ def compile_schematron(path: Path, phase: str | None = None, pack_name: str | No
         if hit is not None:
             return hit
         t0 = time.perf_counter()
-        generated = generate_xslt(loaded, phase)
+        generated = _generated(loaded, phase, pack)
         proc = processor()
         xslt = proc.new_xslt30_processor()
         try:
@@ -302,6 +302,25 @@ def compile_schematron(path: Path, phase: str | None = None, pack_name: str | No
         compiled._set_docs()
         _CACHE[key] = compiled
         return compiled
+
+
+def _generated(loaded: Any, phase: str | None, pack: str) -> Generated:
+    """generate_xslt, through the cross-process cache (see diskcache.py)."""
+    from dataclasses import asdict
+
+    from cdacheck.engines.schematron import diskcache
+
+    k = diskcache.key("xslt", loaded.digest, pack, phase or "", saxon_version())
+    hit = diskcache.load("xslt", k, forbidden=loaded.path.parent)
+    if hit is not None:
+        try:
+            return Generated(**{**hit, "asserts": [AssertInfo(**a) for a in hit["asserts"]],
+                                "defects": [LoadDefect(**d) for d in hit["defects"]]})
+        except (TypeError, KeyError):
+            pass
+    generated = generate_xslt(loaded, phase)
+    diskcache.store("xslt", k, asdict(generated), forbidden=loaded.path.parent)
+    return generated
 
 
 def _first_line(exc: Exception) -> str:
