@@ -95,7 +95,9 @@ class KitEngine:
         root = kit or settings.kit
         if root is None:
             raise KitError("aucun kit indiqué (--kit DIR)")
-        self.root = Path(root).resolve()
+        from cdacheck.engines.schematron.kitstore import resolve
+
+        self.root = resolve(root).resolve()  # a name registered by `cdacheck kit add|fetch`, or a path
         self.settings = settings
         missing = [rel for _, rel in PROFILES if not (self.root / rel).is_file()]
         if not (self.root / "schematrons").is_dir() or missing:
