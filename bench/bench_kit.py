@@ -2,6 +2,7 @@
 side by side with the official pipeline's recorded wall time (oracle ``wall_ms``).
 
     python bench/bench_kit.py [--kit DIR] [--oracle DIR] [--passes 3] [--json out.json]
+    python bench/bench_kit.py --cold [--doc EXAMPLE]   # cold starts: empty, then filled disk cache
 
 One process: every schematron is compiled once (timed), then the corpus is run ``passes``
 times; the per-document figure is the median over the warm passes (2..n) of each document,
@@ -13,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -41,7 +45,15 @@ def main() -> int:
     ap.add_argument("--oracle", type=Path, default=ROOT.parent / "shared" / "oracle")
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--cold", action="store_true",
+                    help="time cold starts in fresh processes: empty cache, filled cache, then warm")
+    ap.add_argument("--doc", default="LDL-SES_2022.01.xml", help="kit example for --cold")
+    ap.add_argument("--one-start", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one_start:
+        return _one_start(args.kit, args.one_start)
+    if args.cold:
+        return _cold(args.kit, args.kit / "ExemplesCDA" / args.doc)
 
     t0 = time.perf_counter()
     engine = KitEngine(Settings(kit=args.kit))
@@ -54,8 +66,8 @@ def main() -> int:
 
     # Compile every schematron the corpus needs, timed one by one.
     needed: dict[Path, None] = {}
-    for _, _, facts, det in docs:
-        sets, candidates, _why = engine._choose(facts, det)
+    for _, doc, facts, det in docs:
+        sets, candidates, _why, _declared = engine._choose(facts, det, doc)
         for p in [*sets, *candidates]:
             needed[p] = None
     compile_ms: dict[str, float] = {}
@@ -116,6 +128,43 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps({"compile_ms": compile_ms, "per_doc_ms": per_doc,
                                          "per_set_ms": per_set, "official_wall_ms": official}, indent=1))
+    return 0
+
+
+def _one_start(kit: Path, path: Path) -> int:
+    """One process start: engine, every schematron the document needs, one run; then warm."""
+    t0 = time.perf_counter()
+    engine = KitEngine(Settings(kit=kit))
+    doc, _ = parse_document(path.read_bytes(), str(path))
+    assert doc is not None
+    facts = extract_facts(doc)
+    det = detect(facts)
+    hits = list(engine.run(doc, facts, det))
+    first = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    list(engine.run(doc, facts, det))
+    warm = time.perf_counter() - t1
+    print(json.dumps({"start_to_first_result_s": first, "warm_s": warm, "hits": len(hits),
+                      "schematrons": engine.applied_schematrons()}))
+    return 0
+
+
+def _cold(kit: Path, path: Path) -> int:
+    """First cold start (empty cache folder), second cold start (cache filled), side by side."""
+    with tempfile.TemporaryDirectory(prefix="cdacheck-bench-cache-") as cache:
+        env = {**os.environ, "CDACHECK_CACHE_DIR": cache}
+        runs = []
+        for _ in range(2):
+            out = subprocess.run([sys.executable, __file__, "--kit", str(kit), "--one-start", str(path)],
+                                 env=env, capture_output=True, text=True, check=True)
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["hits"] == second["hits"], "the cache changed the result"
+    print(f"document: {path.name}; schematrons: {len(first['schematrons'])}")
+    print(f"{'':32} {'start to first result':>22} {'warm run':>10}")
+    for label, r in (("cold, empty cache", first), ("cold, filled cache", second)):
+        print(f"{label:32} {r['start_to_first_result_s']:20.1f} s {r['warm_s'] * 1000:8.0f} ms")
+    print(f"second cold start: {first['start_to_first_result_s'] / second['start_to_first_result_s']:.2f}x faster")
     return 0
 
 

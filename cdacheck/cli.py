@@ -23,7 +23,7 @@ from cdacheck.reporters import FORMATS, render
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
-SUBCOMMANDS = ("check", "rules", "stats", "version", "xdm")
+SUBCOMMANDS = ("check", "kit", "rules", "stats", "version", "xdm")
 _SEVERITIES = [s.value for s in Severity]
 
 
@@ -52,7 +52,7 @@ class _Exit(Exception):
               help="Validate against this XSD instead of the embedded CDA schema.")
 @click.option("--no-xsd", is_flag=True, help="Skip the XSD structure check.")
 @click.option("--kit", type=click.Path(path_type=Path), default=None,
-              help="Kit mode: run the schematrons of this TestContenuCDA checkout.")
+              help="Kit mode: run the schematrons of this TestContenuCDA checkout (a path, or a name from `cdacheck kit list`).")
 @click.option("--pack", "packs", multiple=True, help="Force a rule pack of cdacheck (repeatable).")
 @click.option("--no-schematron", is_flag=True, help="Skip the Schematron rule packs.")
 @click.option("--strict", is_flag=True, default=None, help="Archive naming warnings become errors.")
@@ -274,10 +274,19 @@ def stats_command(paths: tuple[str, ...], stays: Path | None, finess_map: Path |
 
 _COMMANDS = {"check": check_command, "rules": rules_command, "stats": stats_command,
              "version": version_command, "xdm": xdm_group}
+
+
+def _kit_group() -> Any:
+    from cdacheck.engines.schematron.kitstore import kit_group
+
+    return kit_group()
+
+
 _TOP_HELP = """Usage: cdacheck [OPTIONS] PATH...
        cdacheck rules [--format text|json] [--family FAM]
        cdacheck stats PATH... [--stays stays.csv] [--window 1..4] [--format text|json|csv|html]
        cdacheck version
+       cdacheck kit add PATH|ZIP | kit fetch REF | kit list
        cdacheck xdm build DOC.xml... -o IHE_XDM.ZIP
 
 Validate French CDA R2 documents and IHE XDM archives (XSD, CI-SIS rules, INS, level,
@@ -299,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = ["version"]
     name = args[0] if args[0] in SUBCOMMANDS else "check"
     rest = args[1:] if args[0] in SUBCOMMANDS else args
-    command = _COMMANDS[name]
+    command = _kit_group() if name == "kit" else _COMMANDS[name]
     try:
         command.main(args=rest, prog_name=f"cdacheck {name}" if name != "check" else "cdacheck",
                      standalone_mode=False)

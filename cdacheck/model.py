@@ -330,6 +330,10 @@ class DocumentReport(Frozen):
     packs: list[str] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     elapsed_ms: float | None = None
+    # Kit mode: the kit (name and commit or content digest) and the kit schematrons applied
+    # to this document, as paths relative to the kit (empty in default mode).
+    kit: str | None = None
+    schematrons: list[str] = Field(default_factory=list)
 
 
 class ArchiveReport(Frozen):

@@ -155,6 +155,8 @@ class Runner:
                 # One defect never silences the rest: the engines still run, on empty facts.
                 facts = DocumentFacts(root_form=doc.root_form, body=Body(kind="none"))  # type: ignore[arg-type]
                 detection = detect(facts)
+        applied: list[str] = []
+        kit_label: str | None = None
         if doc is not None and facts is not None and detection is not None:
             for engine in self.engines:
                 engines_used.append(engine.name)
@@ -162,6 +164,9 @@ class Runner:
                     hits.extend(engine.run(doc, facts, detection))
                 except Exception as exc:
                     hits.append(_crash_hit(f"le moteur {engine.name}", exc, doc))
+                if hasattr(engine, "applied_schematrons"):  # kit mode (engines/schematron/kit.py)
+                    applied.extend(engine.applied_schematrons())
+                    kit_label = engine.kit_label()
             for missing in self.unavailable:
                 hits.append(Hit(rule_id=R_MISSING.id, params={"component": missing},
                                 location=Location(file=source, member=member),
@@ -181,6 +186,8 @@ class Runner:
             packs=engines_used,
             findings=findings,
             elapsed_ms=round((time.perf_counter() - start) * 1000, 2),
+            kit=kit_label,
+            schematrons=applied,
         )
         return report, facts, doc
 

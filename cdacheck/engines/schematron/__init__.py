@@ -32,10 +32,10 @@ R_RUN = rule("INT103", "schematron-run-failed", Severity.ERROR,
              "the schematron reads is missing); its results for the document are lost.",
              engine="schematron")
 R_CHOSEN = rule("INT104", "kit-volet-version-chosen", Severity.INFO,
-                "Kit : {why} ; {volet} appliqué ({errors} erreur(s)) ; autres versions : {others}.",
-                "Kit mode: the document names its CI-SIS model without a version the kit knows; "
-                "every version of the volet was applied and the one the document conforms to "
-                "best is reported.",
+                "Kit : {why} ; {volet} appliqué ; autres versions du kit : {others}.",
+                "Kit mode: the document names its CI-SIS model without a version the kit has; "
+                "the version named by its <?oxygen SCHSchema?> instruction is applied, else the "
+                "newest version of the volet (never the version with the fewest errors).",
                 engine="schematron")
 
 from cdacheck.engines.schematron.compiler import AssertInfo, assert_hash  # noqa: E402

@@ -109,6 +109,8 @@ def _ns_map(root: etree._Element) -> dict[str, str]:
 def _active_patterns(root: etree._Element, phase: str | None, defects: list[LoadDefect]) -> tuple[str, list[etree._Element], etree._Element | None]:
     patterns = [p for p in root.findall(f"{_S}pattern") if p.get("abstract") != "true"]
     wanted = phase or root.get("defaultPhase") or "#ALL"
+    if wanted == "#DEFAULT":  # ISO 5.4.11: the phase named by @defaultPhase, else all
+        wanted = root.get("defaultPhase") or "#ALL"
     if wanted == "#ALL":
         return "#ALL", patterns, None
     phase_el = next((p for p in root.findall(f"{_S}phase") if p.get("id") == wanted), None)
@@ -140,21 +142,32 @@ def generate_xslt(loaded: LoadedSchema, phase: str | None = None) -> Generated:
     for child in root:
         if isinstance(child.tag, str) and child.tag.startswith(_X) and child.tag != f"{_X}template":
             gen.sheet.append(_xsl_copy(child))
+    # Lets: a name defined twice in one scope is an error (ISO 5.4.5); pattern lets are
+    # global, as in the ISO skeleton the kit is run with (kit volets define value-set paths
+    # in a "variables" pattern read by other patterns), so a pattern let may not reuse a
+    # schema let's name either; the active phase's lets override the schema's.
+    phase_lets = phase_el.findall(f"{_S}let") if phase_el is not None else []
+    _no_duplicates(phase_lets, f"phase {phase_name}")
+    _no_duplicates(root.findall(f"{_S}let"), "schéma")
+    overridden = {let.get("name") for let in phase_lets}
     for let in root.findall(f"{_S}let"):
-        gen.global_let(let)
+        if let.get("name") not in overridden:
+            gen.global_let(let)
     all_patterns = [p for p in root.findall(f"{_S}pattern") if p.get("abstract") != "true"]
     keys = {id(p): pattern_key(p, i) for i, p in enumerate(all_patterns)}
     for p in all_patterns:
+        _no_duplicates(p.findall(f"{_S}let"), f"motif {keys[id(p)]}")
         for let in p.findall(f"{_S}let"):
             gen.global_let(let)
-    if phase_el is not None:
-        for let in phase_el.findall(f"{_S}let"):
-            gen.global_let(let)
+    for let in phase_lets:
+        gen.global_let(let)
+    properties = {pr.get("id"): pr for pr in root.iter(f"{_S}property") if pr.get("id")}
+    gen.properties = properties
 
     title = " ".join((root.findtext(f"{_S}title") or "").split())
     gen.entry(title, root.get("schemaVersion", ""), phase_name,
-              [(keys[id(p)], p.get("name") or " ".join((p.findtext(f"{_S}title") or "").split()))
-               for p in active])
+              [(keys[id(p)], p.get("name") or " ".join((p.findtext(f"{_S}title") or "").split()),
+                p.get("documents")) for p in active])
     for mode, p in enumerate(active):
         gen.pattern(p, keys[id(p)], f"M{mode}")
     gen.add_doc_function()
@@ -164,9 +177,16 @@ def generate_xslt(loaded: LoadedSchema, phase: str | None = None) -> Generated:
                      schema_version=root.get("schemaVersion", ""), phase=phase_name)
 
 
+def _no_duplicates(lets: list[etree._Element], scope: str) -> None:
+    seen: set[str] = set()
+    for let in lets:
+        name = let.get("name", "")
+        if name in seen:
+            raise SchematronError(f"variable {name} définie deux fois ({scope})")
+        seen.add(name)
+
+
 def _xsl_copy(el: etree._Element) -> etree._Element:
-
-
     out = copy.deepcopy(el)
     for node in out.iter():
         if isinstance(node.tag, str):
@@ -189,6 +209,7 @@ class _Builder:
         self.asserts: list[AssertInfo] = []
         self.doc_refs: set[str] = set()
         self.globals: dict[str, str] = {}
+        self.properties: dict[str | None, etree._Element] = {}
         self.doc_vars: dict[str, str] = {}
         self.sheet = etree.Element(f"{_X}stylesheet", nsmap=ns)
         self.sheet.set("version", "3.0")
@@ -224,9 +245,7 @@ class _Builder:
         name = let.get("name", "")
         value = let.get("value")
         if name in self.globals:
-            if self.globals[name] != (value or ""):
-                self.defects.append(LoadDefect("duplicate-let", name))
-            return
+            raise SchematronError(f"variable globale {name} définie deux fois")
         self.globals[name] = value or ""
         self.sheet.append(self._variable(let))
 
@@ -236,8 +255,6 @@ class _Builder:
         if value is not None:
             var.set("select", self.expr(value))
         else:
-
-
             for child in let:
                 var.append(copy.deepcopy(child))
             var.text = let.text
@@ -245,19 +262,32 @@ class _Builder:
 
     # ---------------------------------------------------------------- structure
 
-    def entry(self, title: str, schema_version: str, phase: str, patterns: list[tuple[str, str]]) -> None:
+    def entry(self, title: str, schema_version: str, phase: str,
+              patterns: list[tuple[str, str, str | None]]) -> None:
         tpl = etree.SubElement(self.sheet, f"{_X}template", match="/")
         out = etree.SubElement(tpl, f"{_V}schematron-output", title=avt_escape(title),
                                schemaVersion=avt_escape(schema_version), phase=avt_escape(phase))
-        for i, (pid, name) in enumerate(patterns):
+        for i, (pid, name, documents) in enumerate(patterns):
             ap = etree.SubElement(out, f"{_V}active-pattern", id=avt_escape(pid))
             if name:
                 ap.set("name", avt_escape(name))
-            etree.SubElement(out, f"{_X}apply-templates", select="/", mode=f"M{i}")
+            select = "/"
+            if documents is not None:
+                # ISO 2016 5.4.9: the pattern applies to the documents @documents selects,
+                # URIs resolved against the validated document.
+                ap.set("documents", "{string-join(" + self._documents(documents) + " ! document-uri(.), ' ')}")
+                select = self._documents(documents)
+            etree.SubElement(out, f"{_X}apply-templates", select=select, mode=f"M{i}")
+
+    def _documents(self, documents: str) -> str:
+        return (f"(for $cx_u in ({self.expr(documents)}) "
+                "return doc(string(resolve-uri(string($cx_u), base-uri(/)))))")
 
     def pattern(self, p: etree._Element, pid: str, mode: str) -> None:
         rules = [r for r in p.findall(f"{_S}rule") if r.get("abstract") != "true" and r.get("context")]
-        walk = "@*|*" if any(_may_match_attribute(r.get("context", "")) for r in rules) else "*"
+        contexts = [r.get("context", "") for r in rules]
+        children = "node()" if any(_may_match_other_node(c) for c in contexts) else "*"
+        walk = f"@*|{children}" if any(_may_match_attribute(c) for c in contexts) else children
         for j, rule in enumerate(rules):
             self.rule(rule, p, pid, mode, priority=len(rules) - j, walk=walk)
         default = etree.SubElement(self.sheet, f"{_X}template", match="/|@*|node()", priority="-2", mode=mode)
@@ -271,6 +301,7 @@ class _Builder:
         if self.version == "1.0":
             tpl.set("version", "1.0")
         rule_role = rule.get("role") or p.get("role")
+        _no_duplicates(rule.findall(f"{_S}let"), f"règle {context}")
         for child in rule:
             if not isinstance(child.tag, str):
                 continue
@@ -307,15 +338,34 @@ class _Builder:
             svrl.set("flag", avt_escape(flag))
         svrl.set("location", "{path(.)}")
         svrl.set(f"{{{CX}}}pattern", avt_escape(pid))
-        text = etree.SubElement(svrl, f"{_V}text")
+        text = self._text(svrl, el)
         self.render(text, el)
         for diag_id in (el.get("diagnostics") or "").split():
             diag = self.diagnostics.get(diag_id)
             if diag is None:
-                self.defects.append(LoadDefect("missing-diagnostic", diag_id))
-                continue
+                raise SchematronError(f"diagnostic inconnu : {diag_id}")
             ref = etree.SubElement(svrl, f"{_V}diagnostic-reference", diagnostic=avt_escape(diag_id))
-            self.render(ref, diag)
+            self.render(self._text(ref, diag), diag)
+        for prop_id in (el.get("properties") or "").split():
+            prop = self.properties.get(prop_id)
+            if prop is None:
+                raise SchematronError(f"propriété inconnue : {prop_id}")
+            ref = etree.SubElement(svrl, f"{_V}property-reference", property=avt_escape(prop_id))
+            for attr in ("role", "scheme"):
+                if prop.get(attr):
+                    ref.set(attr, avt_escape(prop.get(attr, "")))
+            self.render(self._text(ref, prop), prop)
+
+    @staticmethod
+    def _text(parent: etree._Element, source: etree._Element) -> etree._Element:
+        """An svrl:text under ``parent``, carrying the source's xml:lang (ISO 3.x, SVRL)."""
+        text = etree.SubElement(parent, f"{_V}text")
+        lang = source.get(_XML_LANG)
+        if lang is None:
+            lang = next((a.get(_XML_LANG) for a in source.iterancestors() if a.get(_XML_LANG)), None)
+        if lang:
+            text.set(_XML_LANG, avt_escape(lang))
+        return text
 
     def render(self, target: etree._Element, el: etree._Element) -> None:
         """Mixed content of an assert/diagnostic as XSLT instructions."""
@@ -329,6 +379,9 @@ class _Builder:
                     path = child.get("path")
                     select = f"name({self.expr(path)})" if path else "name(.)"
                     etree.SubElement(target, f"{_X}value-of", select=select)
+                elif child.tag.startswith(_X):
+                    # XSLT instructions inside a message or property (xsl:copy-of, ...).
+                    target.append(_xsl_copy(child))
                 else:
                     self.render(target, child)
             if child.tail:
@@ -369,6 +422,7 @@ class _Builder:
                     f"return map:contains($cx:docs, {key}) or doc-available($abs))"))
 
 
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _LITERAL_DOC = re.compile(r"""cx:(doc|document)\(\s*('[^']*'|"[^"]*")\s*\)""")
 _PREDICATE = re.compile(r"\[[^\[\]]*\]")
 
@@ -383,6 +437,12 @@ def _strip_predicates(context: str) -> str:
         previous = text
         text = _PREDICATE.sub("", text)
     return text
+
+
+def _may_match_other_node(context: str) -> bool:
+    """Whether a rule context can match text, comment or processing-instruction nodes."""
+    bare = _strip_predicates(context)
+    return any(t in bare for t in ("text(", "comment(", "processing-instruction(", "node("))
 
 
 def _may_match_attribute(context: str) -> bool:

@@ -28,7 +28,7 @@ from cdacheck.engines.schematron.loader import SchematronError
 from cdacheck.engines.schematron.runner import CompiledSchematron, compile_schematron, saxon_version, xdm_document
 from cdacheck.engines.schematron.svrl import to_hits
 from cdacheck.inputs.xml import ParsedDocument
-from cdacheck.model import DocumentFacts, EngineName, Hit, Location, Severity
+from cdacheck.model import DocumentFacts, EngineName, Hit, Location
 
 PROFILES: tuple[tuple[str, str], ...] = (
     ("IHE", "schematrons/profils/IHE.sch"),
@@ -95,7 +95,9 @@ class KitEngine:
         root = kit or settings.kit
         if root is None:
             raise KitError("aucun kit indiqué (--kit DIR)")
-        self.root = Path(root).resolve()
+        from cdacheck.engines.schematron.kitstore import resolve
+
+        self.root = resolve(root).resolve()  # a name registered by `cdacheck kit add|fetch`, or a path
         self.settings = settings
         missing = [rel for _, rel in PROFILES if not (self.root / rel).is_file()]
         if not (self.root / "schematrons").is_dir() or missing:
@@ -105,8 +107,30 @@ class KitEngine:
         self._sets: dict[Path, _SetState] = {}
         self._jdv_index: dict[str, Path] | None = None
         self._local = threading.local()  # the Saxon tree of the document a thread checks
-        self.last_applied: list[str] = []  # schematrons applied to the last document (tests, bench)
+        self._label: str | None = None
         self.volets = self._index_volets()
+
+    @property
+    def last_applied(self) -> list[str]:
+        """Stems of the schematrons applied to this thread's last document (tests, bench)."""
+        return [p.stem for p in getattr(self._local, "applied", [])]
+
+    def applied_schematrons(self) -> list[str]:
+        """The schematrons applied to this thread's last document, relative to the kit."""
+        out = []
+        for p in getattr(self._local, "applied", []):
+            try:
+                out.append(p.relative_to(self.root).as_posix())
+            except ValueError:
+                out.append(str(p))
+        return out
+
+    def kit_label(self) -> str:
+        """The kit's name and version (commit, else a content digest), once per engine."""
+        if self._label is None:
+            name, version = kit_identity(self.root)
+            self._label = f"{name} {version}".strip()
+        return self._label
 
     @property
     def _node(self) -> Any:
@@ -132,17 +156,22 @@ class KitEngine:
                 out.setdefault(family, {})[m.group(1)] = path
         return out
 
-    def select(self, facts: DocumentFacts, detection: Detection) -> tuple[list[Path], str]:
-        """The schematrons for a document and why the volet was (or was not) chosen.
+    def select(self, facts: DocumentFacts, detection: Detection,
+               doc: ParsedDocument | None = None) -> tuple[list[Path], str]:
+        """The schematrons for a document and why the volet was (or was not) chosen."""
+        sets, volet, why, _declared = self._choose(facts, detection, doc)
+        return sets + volet, why
 
-        When the document names its model but no known version, every version of the
-        volet is a candidate: the last path of the list is then the newest, and
-        :meth:`run` keeps the candidate the document conforms to best (see docs/kit-mode.md).
+    def _choose(self, facts: DocumentFacts, detection: Detection,
+                doc: ParsedDocument | None = None) -> tuple[list[Path], list[Path], str, bool]:
+        """(profiles, [volet] or [], why, whether the document declares the volet's version).
+
+        The volet is the one the document declares: the CI-SIS model of its templateId and
+        the version that templateId carries, whatever its code says. When the templateId
+        carries no version the kit has, the version the document names in its
+        ``<?oxygen SCHSchema?>`` instruction (the kit's own way of choosing) is used, else
+        the newest version of the volet; never the version with the fewest errors.
         """
-        sets, candidates, why = self._choose(facts, detection)
-        return sets + candidates[-1:], why
-
-    def _choose(self, facts: DocumentFacts, detection: Detection) -> tuple[list[Path], list[Path], str]:
         sets = [self.root / rel for _, rel in PROFILES]
         code = facts.code.code if facts.code else None
         family, version, why = None, None, "aucun modèle CI-SIS reconnu"
@@ -159,15 +188,18 @@ class KitEngine:
         if family is None and code in CODE_MODELS:
             family, why = CODE_MODELS[code], f"code {code}"
         if family is None:
-            return sets, [], why
+            return sets, [], why, True
         versions = self.volets.get(family, {})
         if not versions:
-            return sets, [], f"{why} : aucun schématron {family} dans le kit"
+            return sets, [], f"{why} : aucun schématron {family} dans le kit", True
         if version in versions:
-            return sets, [versions[version]], why
-        ordered = [versions[v] for v in sorted(versions)]
+            return sets, [versions[version]], why, True
         why += (f" : version {version} inconnue du kit" if version else " : version non indiquée")
-        return sets, ordered, why + ", volet retenu selon la conformité"
+        named = [p for p in versions.values() if p.stem in _declared_schematrons(doc)] if doc else []
+        if len(named) == 1:
+            return sets, named, why + f", version de l'instruction oxygen SCHSchema ({named[0].name})", False
+        newest = versions[max(versions)]
+        return sets, [newest], why + ", version la plus récente du kit", False
 
     # ------------------------------------------------------------------ compiling
 
@@ -212,60 +244,55 @@ class KitEngine:
                 self.defects.append(kd)
         if docs:
             compiled.add_documents(docs)
+        for missing in compiled.missing_docs:
+            # doc() on it fails at run time, as in the official pipeline (INT103 on the
+            # documents whose checks reach it).
+            kd = KitDefect("value-set-missing", f"{compiled.path.name} : {Path(missing).name} absent du kit")
+            if kd not in self.defects:
+                self.defects.append(kd)
 
     def _jdv_by_oid(self) -> dict[str, Path]:
         if self._jdv_index is None:
-            index: dict[str, Path] = {}
+            from cdacheck.engines.schematron import diskcache
+
             folder = self.root / "jeuxDeValeurs"
-            for path in sorted(folder.glob("*.xml")) if folder.is_dir() else []:
-                head = path.read_bytes()[:4096].decode("utf-8", "replace")
-                m = re.search(r"<(?:\w+:)?ValueSet\b[^>]*?\sid=\"([0-9.]+)\"", head)
-                if m:
-                    index.setdefault(m.group(1), path)
-            self._jdv_index = index
+            files = sorted(folder.glob("*.xml")) if folder.is_dir() else []
+            heads = {p.name: p.read_bytes()[:4096] for p in files}
+            # Keyed by the content the index is made of (the files' heads), cached across processes.
+            k = diskcache.key("jdv-index", hashlib.sha256(b"".join(
+                n.encode() + b"\0" + h for n, h in heads.items())).hexdigest())
+            cached = diskcache.load("jdv-index", k, forbidden=self.root)
+            if cached is None:
+                cached = {}
+                for name, raw in heads.items():
+                    m = re.search(r"<(?:\w+:)?ValueSet\b[^>]*?\sid=\"([0-9.]+)\"",
+                                  raw.decode("utf-8", "replace"))
+                    if m:
+                        cached.setdefault(m.group(1), name)
+                diskcache.store("jdv-index", k, cached, forbidden=self.root)
+            self._jdv_index = {oid: folder / name for oid, name in cached.items()}
         return self._jdv_index
 
     # ------------------------------------------------------------------ running
 
     def run(self, doc: ParsedDocument, facts: DocumentFacts, detection: Detection) -> Iterable[Hit]:
         """Every kit schematron that applies to the document -> hits."""
-        sets, candidates, why = self._choose(facts, detection)
+        self._local.applied = []
+        sets, volet, why, declared = self._choose(facts, detection, doc)
         self._node = None
         hits: list[Hit] = []
-        for path in sets:
+        for path in [*sets, *volet]:
             hits.extend(self._run_set(path, doc))
-        if len(candidates) == 1:
-            sets = [*sets, candidates[0]]
-            hits.extend(self._run_set(candidates[0], doc))
-        elif candidates:
-            best = self._best_candidate(candidates, doc, why)
-            sets = [*sets, *(c for c in candidates if c.stem == best[0].params["volet"])]
-            hits.extend(best)
+        if volet and not declared:
+            family = next(f for f, v in self.volets.items() if volet[0] in v.values())
+            others = ", ".join(p.stem for p in self.volets[family].values() if p != volet[0])
+            hits.insert(0, Hit(rule_id=R_CHOSEN.id, engine=EngineName.SCHEMATRON,
+                               location=Location(file=doc.source, member=doc.member),
+                               params={"volet": volet[0].stem, "why": why, "others": others or "-"},
+                               provenance={"pack": volet[0].stem}))
         self._node = None
-        self.last_applied = [p.stem for p in sets]
+        self._local.applied = [*sets, *volet]
         return hits
-
-    def _best_candidate(self, candidates: list[Path], doc: ParsedDocument, why: str) -> list[Hit]:
-        """The hits of the volet version the document conforms to best (fewest errors, then oldest)."""
-        scored = []
-        for rank, path in enumerate(candidates):
-            state = self._compiled(path)
-            usable = state.compiled is not None and not _incomplete(state.compiled)
-            hits = self._run_set(path, doc)
-            errors = sum(1 for h in hits if h.rule_id.startswith("SCH/") and self._is_error(h.role))
-            scored.append((not usable, errors, rank, path, hits))
-        scored.sort(key=lambda t: t[:3])
-        _, errors, _, chosen, hits = scored[0]
-        others = ", ".join(f"{p.stem} : {e} erreur(s)" for u, e, _, p, _ in scored[1:])
-        note = Hit(rule_id=R_CHOSEN.id, engine=EngineName.SCHEMATRON,
-                   location=Location(file=doc.source, member=doc.member),
-                   params={"volet": chosen.stem, "why": why, "errors": errors, "others": others or "-"},
-                   provenance={"pack": chosen.stem})
-        return [note, *hits]
-
-    def _is_error(self, role: str | None) -> bool:
-        severity = self.settings.role_map.get((role or "").lower(), self.settings.role_map.get(""))
-        return severity is not None and severity.at_least(Severity.ERROR)
 
     def _run_set(self, path: Path, doc: ParsedDocument) -> list[Hit]:
         state = self._compiled(path)
@@ -358,6 +385,15 @@ def _voc_from_jdv(path: Path, oid: str) -> tuple[bytes, int]:
                          displayName=c.get("displayName", ""), level="0", type="L")
         count += 1
     return etree.tostring(out, xml_declaration=True, encoding="UTF-8"), count
+
+
+def _declared_schematrons(doc: ParsedDocument) -> set[str]:
+    """Stems of the schematrons the document names in ``<?oxygen SCHSchema="..."?>``."""
+    out: set[str] = set()
+    for pi in doc.tree.xpath("/processing-instruction('oxygen')"):
+        for href in re.findall(r'SCHSchema\s*=\s*"([^"]*)"', pi.text or ""):
+            out.add(Path(href.replace("\\", "/")).stem)
+    return out
 
 
 def _incomplete(compiled: CompiledSchematron) -> list:

@@ -8,7 +8,12 @@ a map (``cx:docs``), which is what makes a warm run cheap.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import re
+import sys
+import tempfile
 import threading
 import time
 import unicodedata
@@ -21,7 +26,7 @@ from typing import Any
 from lxml import etree
 
 from cdacheck.engines.schematron.compiler import DOCS_PARAM, AssertInfo, Generated, generate_xslt
-from cdacheck.engines.schematron.loader import LoadDefect, SchematronError, load_schema
+from cdacheck.engines.schematron.loader import LoadDefect, SchematronError, load_schema, resolve_case_insensitive
 from cdacheck.engines.schematron.svrl import SvrlResult, parse_svrl, to_hits
 from cdacheck.inputs.xml import ParsedDocument
 from cdacheck.model import Hit
@@ -31,6 +36,39 @@ _PROC: Any = None
 _DOCS: dict[str, tuple[int, int, Any]] = {}  # absolute URI -> (mtime_ns, size, XdmNode)
 _CACHE: dict[tuple[str, str | None], CompiledSchematron] = {}
 _DOC_SUFFIXES = (".xml", ".rdf")
+_LOG = logging.getLogger("cdacheck.saxon")
+
+
+@contextlib.contextmanager
+def quiet_saxon() -> Any:
+    """Keep Saxon's own messages (errors, xsl:message) off standard error.
+
+    SaxonC writes them to file descriptor 2 from native code; the exception it raises
+    carries the error, which cdacheck turns into a finding. What was written is logged
+    at debug level on ``cdacheck.saxon``. Callers hold ``_LOCK``.
+    """
+    try:
+        fd = sys.stderr.fileno() if sys.stderr is not None else 2
+    except (AttributeError, OSError, ValueError):
+        fd = 2
+    try:
+        saved = os.dup(fd)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            os.dup2(sink.fileno(), fd)
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(64 * 1024).decode("utf-8", "replace").strip()
+            if text:
+                _LOG.debug("saxon: %s", text)
 
 
 def processor() -> Any:
@@ -79,7 +117,8 @@ def _load_doc(path: Path) -> Any | None:
     if cached is not None and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
         return cached[2]
     try:
-        node = processor().parse_xml(xml_file_name=str(path))
+        with _LOCK, quiet_saxon():
+            node = processor().parse_xml(xml_file_name=str(path))
     except Exception:  # an unreadable value set behaves as in the kit: doc() fails at run time
         return None
     _DOCS[uri] = (st.st_mtime_ns, st.st_size, node)
@@ -146,7 +185,7 @@ class CompiledSchematron:
         return self.run_svrl_node(xdm_document(doc))
 
     def run_svrl_node(self, node: Any) -> str:
-        with _LOCK:
+        with _LOCK, quiet_saxon():
             out = self.executable.transform_to_string(xdm_node=node)
         if out is None:
             raise SchematronError(f"{self.pack}: la transformation n'a rien produit")
@@ -229,28 +268,59 @@ def compile_schematron(path: Path, phase: str | None = None, pack_name: str | No
         if hit is not None:
             return hit
         t0 = time.perf_counter()
-        generated = generate_xslt(loaded, phase)
+        generated = _generated(loaded, phase, pack)
         proc = processor()
         xslt = proc.new_xslt30_processor()
         try:
-            executable = xslt.compile_stylesheet(stylesheet_text=generated.xslt, encoding="UTF-8")
+            with quiet_saxon():
+                executable = xslt.compile_stylesheet(stylesheet_text=generated.xslt, encoding="UTF-8")
         except Exception as exc:
             raise SchematronError(f"{path.name} : compilation XSLT impossible : {_first_line(exc)}") from exc
         if executable is None:
             raise SchematronError(f"{path.name} : compilation XSLT impossible")
         found, missing = _reference_targets(path, generated.doc_refs)
+        defects = list(generated.defects)
+        # A value-set path that only matches case-insensitively (a kit built on Windows) is
+        # bridged like an include: served under the path the schematron asks for.
+        bridged: list[tuple[str, Path]] = []
+        for wanted in list(missing):
+            actual = resolve_case_insensitive(Path(wanted))
+            if actual is not None and actual.is_file():
+                missing.remove(wanted)
+                bridged.append((wanted, actual))
+                defects.append(LoadDefect("case-bridged-value-set", f"{Path(wanted).name} -> {actual.name}",
+                                          str(path)))
         compiled = CompiledSchematron(
             path=path, pack=pack, phase=generated.phase, digest=loaded.digest,
             executable=executable, generated=generated,
             compile_ms=(time.perf_counter() - t0) * 1000, xslt_bytes=len(generated.xslt.encode()),
-            defects=list(generated.defects), missing_docs=missing)
-        for target in found:
+            defects=defects, missing_docs=missing)
+        for key, target in [(str(t), t) for t in found] + bridged:
             node = _load_doc(target)
             if node is not None:
-                compiled._docs[str(target)] = node
+                compiled._docs[key] = node
         compiled._set_docs()
         _CACHE[key] = compiled
         return compiled
+
+
+def _generated(loaded: Any, phase: str | None, pack: str) -> Generated:
+    """generate_xslt, through the cross-process cache (see diskcache.py)."""
+    from dataclasses import asdict
+
+    from cdacheck.engines.schematron import diskcache
+
+    k = diskcache.key("xslt", loaded.digest, pack, phase or "", saxon_version())
+    hit = diskcache.load("xslt", k, forbidden=loaded.path.parent)
+    if hit is not None:
+        try:
+            return Generated(**{**hit, "asserts": [AssertInfo(**a) for a in hit["asserts"]],
+                                "defects": [LoadDefect(**d) for d in hit["defects"]]})
+        except (TypeError, KeyError):
+            pass
+    generated = generate_xslt(loaded, phase)
+    diskcache.store("xslt", k, asdict(generated), forbidden=loaded.path.parent)
+    return generated
 
 
 def _first_line(exc: Exception) -> str:
