@@ -118,10 +118,29 @@ def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output:
     else:
         text = render(report, fmt)
     _emit(text, output)
-    raise _Exit(EXIT_FINDINGS if report.summary.failed else EXIT_OK)
+    raise _Exit(exit_code(report))
 
 
-@click.command("rules")
+def exit_code(report: Any) -> int:
+    """2 when nothing was checked or a check could not run; 1 findings at --fail-on; else 0."""
+    if not any(_was_checked(item) for item in report.items):
+        click.echo("cdacheck: erreur : aucun document à vérifier (dossier vide ou aucun fichier "
+                   "*.xml / *.zip)", err=True)
+        return EXIT_TOOL
+    if report.summary.not_fully_checked:
+        click.echo("cdacheck: erreur : vérification incomplète (échec interne) pour : "
+                   + ", ".join(report.summary.not_fully_checked[:10]), err=True)
+        return EXIT_TOOL
+    return EXIT_FINDINGS if report.summary.failed else EXIT_OK
+
+
+def _was_checked(item: Any) -> bool:
+    # A folder with nothing to check yields a placeholder report with PRS011 only.
+    return not (item.kind == "document" and item.findings
+                and all(f.rule_id == "PRS011" for f in item.findings))
+
+
+@click.command("rules", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--family", default=None, help="Only this family (PRS, INS, BDY, SCH, ...).")
 def rules_command(fmt: str, family: str | None) -> None:
@@ -141,7 +160,7 @@ def rules_command(fmt: str, family: str | None) -> None:
     raise _Exit(EXIT_OK)
 
 
-@click.command("version")
+@click.command("version", context_settings={"help_option_names": ["-h", "--help"]})
 def version_command() -> None:
     """Print the versions of cdacheck and of the tools it drives."""
     versions = tool_versions()
@@ -298,8 +317,21 @@ could not do its job.
 """
 
 
+def _replace_unencodable() -> None:
+    # A Windows console (cp1252) or a C locale (ascii) cannot show « », é or ✓: replace what
+    # the console cannot encode rather than crash in the middle of a report.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):  # a closed or detached stream: nothing to do
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (without the program name) and return the exit code."""
+    _replace_unencodable()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         click.echo(_TOP_HELP, err=not args, nl=False)

@@ -357,6 +357,9 @@ class Summary(Frozen):
     by_indicator: dict[str, int] = Field(default_factory=dict)
     fail_on: Severity = Severity.ERROR
     failed: bool = False
+    # Inputs on which a check or an engine could not run (an INT finding): the run's exit
+    # code is then 2, whatever else was found.
+    not_fully_checked: list[str] = Field(default_factory=list)
 
 
 class RunReport(Frozen):

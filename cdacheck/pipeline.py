@@ -178,7 +178,7 @@ class Runner:
             member=member,
             sha1=hashlib.sha1(data).hexdigest(),
             size=len(data),
-            valid=not any(f.severity.at_least(Severity.ERROR) for f in findings),
+            valid=not any(f.severity.at_least(self.settings.fail_on) for f in findings),
             doc_type=detection.doc_type if detection else "UNKNOWN",
             level=detection.level if detection else "unknown",
             facts=facts,
@@ -256,7 +256,10 @@ class Runner:
         except Exception as exc:
             hits.append(_crash_hit("la lecture de l'archive XDM", exc, None, source=source))
         findings = self.stamp_all(hits)
-        valid = not any(f.severity.at_least(Severity.ERROR) for f in findings) and all(d.valid for d in documents)
+        own_ok = not any(f.severity.at_least(self.settings.fail_on) for f in findings)
+        if not own_ok:  # the archive would be rejected: none of its documents reaches the DMP
+            documents = [_archive_rejected(d, findings) for d in documents]
+        valid = own_ok and all(d.valid for d in documents)
         return ArchiveReport(source=source, valid=valid, findings=findings, documents=documents,
                              members=members, elapsed_ms=round((time.perf_counter() - start) * 1000, 2))
 
@@ -293,6 +296,32 @@ class Runner:
                          kit=kit, items=items, summary=summarize(items, self.settings))
 
 
+def _archive_rejected(doc: DocumentReport, archive_findings: list[Finding]) -> DocumentReport:
+    """A document of a rejected archive feeds no indicator, whatever its own verdict."""
+    ind = doc.indicator
+    if ind.indicator == "none":
+        return doc
+    rules = sorted({f.rule_id for f in archive_findings if f.severity.at_least(Severity.ERROR)})
+    reason = (f"n'alimente pas {ind.indicator} : l'archive XDM qui le contient serait rejetée "
+              f"({', '.join(rules[:5])})")
+    indicator = ind.model_copy(update={"indicator": "none", "reasons": [*ind.reasons, reason],
+                                       "blocking_rules": sorted({*ind.blocking_rules, *rules})})
+    return doc.model_copy(update={"indicator": indicator})
+
+
+def not_fully_checked(items: Iterable[DocumentReport | ArchiveReport]) -> list[str]:
+    """Inputs on which a check or an engine could not run (INT findings): labels, in order."""
+    out: list[str] = []
+    for item in items:
+        docs = item.documents if isinstance(item, ArchiveReport) else []
+        if any(f.rule_id.startswith("INT") for f in item.findings):
+            out.append(item.source)
+        for d in [*docs, *([] if isinstance(item, ArchiveReport) else [item])]:
+            if any(f.rule_id.startswith("INT") for f in d.findings):
+                out.append(f"{d.source}!{d.member}" if d.member else d.source)
+    return out
+
+
 def summarize(items: list[DocumentReport | ArchiveReport], settings: Settings) -> Summary:
     docs = [d for i in items for d in (i.documents if isinstance(i, ArchiveReport) else [i])]
     findings = [f for i in items for f in i.findings]
@@ -306,7 +335,8 @@ def summarize(items: list[DocumentReport | ArchiveReport], settings: Settings) -
                    archives=sum(isinstance(i, ArchiveReport) for i in items),
                    valid_documents=sum(d.valid for d in docs),
                    by_severity={s.value: by_sev.get(s.value, 0) for s in Severity},
-                   by_indicator=dict(sorted(by_ind.items())), fail_on=settings.fail_on, failed=failed)
+                   by_indicator=dict(sorted(by_ind.items())), fail_on=settings.fail_on, failed=failed,
+                   not_fully_checked=not_fully_checked(items))
 
 
 def tool_versions(engines: Iterable[DocumentEngine] = ()) -> dict[str, str]:

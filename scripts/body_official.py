@@ -69,6 +69,9 @@ def record(results: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
     if len(argv) != 2 or argv[0] not in ("build", "record"):
         print(__doc__, file=sys.stderr)
         return 2

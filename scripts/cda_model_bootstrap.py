@@ -260,6 +260,9 @@ def convert(kit: Path) -> dict[str, list[str]]:
 
 
 def main() -> int:
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        return 0
     kit = Path(os.environ.get("CDACHECK_KIT", ROOT.parent / "shared" / "cisis-kit")) / "infrastructure" / "cda"
     if not kit.is_dir():
         print(f"reference schema not found under {kit}", file=sys.stderr)

@@ -146,6 +146,9 @@ def render_parity(folder: Path = PARITY) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
     text = render(list(load_all()))
     if "--check" in argv:
         current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""

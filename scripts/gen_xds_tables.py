@@ -6,6 +6,9 @@ Usage: python scripts/gen_xds_tables.py [path/to/xds-value-sets.md]
 import json, re, sys
 from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
+if any(a in ("-h", "--help") for a in sys.argv[1:]):
+    print(__doc__)
+    sys.exit(0)
 spec = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT.parent / "shared" / "spec" / "xds-value-sets.md").read_text()
 out = ROOT / "cdacheck" / "data" / "xds"; out.mkdir(parents=True, exist_ok=True)
 lines = spec.splitlines()

@@ -250,6 +250,9 @@ def write_text_cases(folder: Path = SAMPLES / "hostile") -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
     if argv[:1] == ["--generated"]:
         out = Path(argv[1] if len(argv) > 1 else "hostile-generated")
         out.mkdir(parents=True, exist_ok=True)

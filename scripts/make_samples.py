@@ -440,6 +440,9 @@ def remove_stale(out_dir: Path, written: list[Path]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(__doc__)
+        return 0
     out_dir = Path(args[0]) if args else ROOT / "samples"
     paths = generate(out_dir)
     stale = remove_stale(out_dir, paths)

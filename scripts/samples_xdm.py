@@ -550,6 +550,9 @@ def _documents_from_make_samples() -> dict[str, bytes]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args):
+        print(__doc__)
+        return 0
     out_dir = Path(args[0]) if args else ROOT / "samples" / "xdm"
     paths = build_xdm_samples(out_dir, _documents_from_make_samples())
     print(f"{len(paths)} files written under {out_dir}")

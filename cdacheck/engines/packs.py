@@ -87,10 +87,21 @@ def available_packs() -> list[tuple[str, str]]:
     return [(p.name, p.description) for p in PACKS.values()]
 
 
+@cache
+def packs_dir() -> Path:
+    """The folder of our packs: the installed data package ``cdacheck.schematrons``, or, when
+    cdacheck runs from a source checkout that was not installed (``python -m cdacheck`` at the
+    repository root), the ``schematrons/`` folder beside the package."""
+    try:
+        return Path(str(importlib.resources.files("cdacheck.schematrons")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "schematrons"
+
+
 def pack_path(name: str) -> Path:
     """The .sch file of a pack inside the installed package."""
     info = PACKS[name]
-    return Path(str(importlib.resources.files("cdacheck.schematrons").joinpath(info.file)))
+    return packs_dir() / info.file
 
 
 def selected_packs(detection: Detection, settings: Settings,
@@ -178,7 +189,7 @@ def pack_version(name: str) -> str:
 @cache
 def valuesets_info() -> dict[str, object]:
     """index.json of the generated value sets (kit revision, per-set revision and size)."""
-    path = Path(str(importlib.resources.files("cdacheck.schematrons").joinpath("valuesets/index.json")))
+    path = packs_dir() / "valuesets" / "index.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 

@@ -160,6 +160,12 @@ def _expand(paths: Iterable[str | Path]) -> Iterator[tuple[str, Path | None, str
             yield printable(path), path, None
 
 
+def looks_like_xml_text(item: str) -> bool:
+    """True for a string that is an XML document rather than a path."""
+    head = item.lstrip("\ufeff \t\r\n")[:1]
+    return head == "<"
+
+
 def iter_sources(paths: Iterable[str | Path | bytes], max_bytes: int,
                  stdin: BinaryIO | None = None) -> Iterator[Source]:
     """Read every input named by the user, in order."""
@@ -167,6 +173,15 @@ def iter_sources(paths: Iterable[str | Path | bytes], max_bytes: int,
         if isinstance(item, (bytes, bytearray)):
             data = bytes(item)
             yield Source(label="<bytes>", data=data, kind=_kind("<bytes>", data))
+            continue
+        if isinstance(item, str) and looks_like_xml_text(item):
+            # A document given as text (``check("<ClinicalDocument ...")``), not a path: no
+            # file name starts with "<" after white space, and such a name would be refused
+            # by the file system checks anyway.
+            # Leading white space (a triple-quoted literal) would put the XML declaration off
+            # the first byte, which XML forbids: it is not part of the document.
+            data = item.lstrip("\ufeff \t\r\n").encode("utf-8")
+            yield Source(label="<texte>", data=data, kind=_kind("<texte>", data))
             continue
         for label, path, reason in _expand([item]):
             if reason is not None:

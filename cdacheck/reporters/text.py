@@ -124,4 +124,7 @@ def _summary(report: RunReport) -> str:
     if ind:
         text += f" ; indicateurs : {ind}"
     text += f" ; seuil d'échec : {s.fail_on.value} → {'ÉCHEC' if s.failed else 'OK'}"
+    if s.not_fully_checked:
+        text += ("\nVérification incomplète (échec interne, voir les constats INT) : "
+                 + ", ".join(s.not_fully_checked))
     return text
