@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cdacheck import __version__
-from cdacheck.config import ConfigError, load_settings
+from cdacheck.config import ConfigError, Settings, load_settings
 from cdacheck.model import Severity
 from cdacheck.pipeline import Runner, ToolError, tool_versions
 from cdacheck.registry import load_all
 from cdacheck.reporters import render
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
-SUBCOMMANDS = ("check", "rules", "version")
+SUBCOMMANDS = ("check", "serve", "rules", "version")
 _SEVERITIES = [s.value for s in Severity]
 
 
@@ -31,54 +31,50 @@ class _Exit(Exception):
         self.code = code
 
 
+def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options that make the Settings, shared by ``check`` and ``serve``."""
+    options = [
+        click.option("--fail-on", type=click.Choice(_SEVERITIES), default=None,
+                     help="Lowest severity that makes the exit code 1 [default: error]."),
+        click.option("--env", type=click.Choice(["production", "test"]), default=None,
+                     help="production: test/demo INS are findings; test: they are accepted."),
+        click.option("--xsd", type=click.Path(path_type=Path), default=None,
+                     help="Validate against this XSD instead of the embedded CDA schema."),
+        click.option("--no-xsd", is_flag=True, help="Skip the XSD structure check."),
+        click.option("--kit", type=click.Path(path_type=Path), default=None,
+                     help="Kit mode: run the schematrons of this TestContenuCDA checkout."),
+        click.option("--pack", "packs", multiple=True,
+                     help="Force a rule pack of cdacheck (repeatable)."),
+        click.option("--no-schematron", is_flag=True, help="Skip the Schematron rule packs."),
+        click.option("--strict", is_flag=True, default=None,
+                     help="Archive naming warnings become errors."),
+        click.option("--max-bytes", type=click.IntRange(min=1), default=None,
+                     help="Size cap for one document, in bytes."),
+        click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default=None, help="Configuration file (cdacheck.toml or pyproject.toml)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format (JSON is the versioned RunReport).")
-@click.option("--fail-on", type=click.Choice(_SEVERITIES), default=None,
-              help="Lowest severity that makes the exit code 1 [default: error].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file instead of standard output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary (text format).")
 @click.option("-v", "--verbose", count=True, help="Show info findings and every reason.")
-@click.option("--env", type=click.Choice(["production", "test"]), default=None,
-              help="production: test/demo INS are findings; test: they are accepted.")
-@click.option("--xsd", type=click.Path(path_type=Path), default=None,
-              help="Validate against this XSD instead of the embedded CDA schema.")
-@click.option("--no-xsd", is_flag=True, help="Skip the XSD structure check.")
-@click.option("--kit", type=click.Path(path_type=Path), default=None,
-              help="Kit mode: run the schematrons of this TestContenuCDA checkout.")
-@click.option("--pack", "packs", multiple=True, help="Force a rule pack of cdacheck (repeatable).")
-@click.option("--no-schematron", is_flag=True, help="Skip the Schematron rule packs.")
-@click.option("--strict", is_flag=True, default=None, help="Archive naming warnings become errors.")
-@click.option("--max-bytes", type=click.IntRange(min=1), default=None,
-              help="Size cap for one document, in bytes.")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Configuration file (cdacheck.toml or pyproject.toml).")
+@_settings_options
 def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: Path | None,
                   quiet: bool, verbose: int, env: str | None, xsd: Path | None, no_xsd: bool,
                   kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
                   strict: bool | None, max_bytes: int | None, config: Path | None) -> None:
     """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
-    overrides: dict[str, Any] = {}
-    for key, value in (("fail_on", fail_on), ("env", env), ("xsd", xsd), ("kit", kit),
-                       ("max_bytes", max_bytes), ("strict", strict)):
-        if value is not None:
-            overrides[key] = value
-    if packs:
-        overrides["packs"] = packs
-    if no_xsd:
-        overrides["skip_xsd"] = True
-    if no_schematron:
-        overrides["skip_schematron"] = True
-    try:
-        settings = load_settings(config, overrides)
-    except ConfigError as exc:
-        _fail(str(exc))
-    if settings.xsd is not None and not settings.xsd.is_file():
-        _fail(f"schéma XSD introuvable : {settings.xsd}")
-    if settings.kit is not None and not (settings.kit / "schematrons").is_dir():
-        _fail(f"dossier de kit inutilisable (pas de sous-dossier schematrons/) : {settings.kit}")
+    settings = _load_settings(config, fail_on=fail_on, env=env, xsd=xsd, kit=kit,
+                              max_bytes=max_bytes, strict=strict, packs=packs, no_xsd=no_xsd,
+                              no_schematron=no_schematron)
     if output is not None:
         _refuse_overwriting_inputs(output, paths)
     try:
@@ -95,6 +91,87 @@ def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output:
     raise _Exit(EXIT_FINDINGS if report.summary.failed else EXIT_OK)
 
 
+def _load_settings(config: Path | None, *, packs: tuple[str, ...], no_xsd: bool,
+                   no_schematron: bool, **values: Any) -> Settings:
+    """Settings from the configuration file and the options given (``check`` and ``serve``)."""
+    overrides: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+    if packs:
+        overrides["packs"] = packs
+    if no_xsd:
+        overrides["skip_xsd"] = True
+    if no_schematron:
+        overrides["skip_schematron"] = True
+    try:
+        settings = load_settings(config, overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if settings.xsd is not None and not settings.xsd.is_file():
+        _fail(f"schéma XSD introuvable : {settings.xsd}")
+    if settings.kit is not None and not (settings.kit / "schematrons").is_dir():
+        _fail(f"dossier de kit inutilisable (pas de sous-dossier schematrons/) : {settings.kit}")
+    return settings
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port (0: any free port, printed on standard error).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each warm [default: the cores].")
+@click.option("--queue", "queue_size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Requests waiting for a worker before 503 + Retry-After.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Per-request time limit in seconds (504 past it).")
+@click.option("--read-timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
+              help="Seconds to receive a whole request (slow clients are cut off).")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="File holding a bearer token that clients must send.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@_settings_options
+def serve_command(host: str, port: int, workers: int | None, queue_size: int, timeout: float,
+                  read_timeout: float, token_file: Path | None, log_level: str,
+                  fail_on: str | None, env: str | None, xsd: Path | None, no_xsd: bool,
+                  kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
+                  strict: bool | None, max_bytes: int | None, config: Path | None) -> None:
+    """Serve POST /v1/check over HTTP with warm worker processes (see docs/serve.md)."""
+    from cdacheck.service import MISSING_EXTRA, missing_dependency
+
+    missing = missing_dependency()
+    if missing:
+        _fail(MISSING_EXTRA.format(missing=missing))
+    settings = _load_settings(config, fail_on=fail_on, env=env, xsd=xsd, kit=kit,
+                              max_bytes=max_bytes, strict=strict, packs=packs, no_xsd=no_xsd,
+                              no_schematron=no_schematron)
+    token = None
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"impossible de lire {token_file} : {exc}")
+        if not token:
+            _fail(f"le fichier de jeton {token_file} est vide")
+    from cdacheck.service.app import ServiceConfig
+    from cdacheck.service.server import serve
+
+    service = ServiceConfig(settings=settings, workers=workers or _cores(), queue_size=queue_size,
+                            timeout=timeout, read_timeout=read_timeout,
+                            max_body=settings.max_bytes, token=token)
+    try:
+        code = serve(service, host=host, port=port, log_level=log_level)
+    except OSError as exc:
+        _fail(f"impossible d'écouter sur {host}:{port} : {exc.strerror or exc}")
+    raise _Exit(code)
+
+
 @click.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--family", default=None, help="Only this family (PRS, INS, BDY, SCH, ...).")
@@ -105,8 +182,7 @@ def rules_command(fmt: str, family: str | None) -> None:
     registry = load_all()
     rules = [r for r in registry if family is None or r.family == family.upper()]
     if fmt == "json":
-        data = [{"id": r.id, "name": r.name, "severity": r.severity.value, "summary": r.summary,
-                 "message": r.template, "source": r.source, "engine": r.engine} for r in rules]
+        data = [r.as_dict() for r in rules]
         _emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n", None)
     else:
         lines = [f"{r.id:<28} {r.severity.value:<8} {r.name}  — {r.summary}" for r in rules]
@@ -146,8 +222,10 @@ def _fail(message: str) -> None:
     raise _Exit(EXIT_TOOL)
 
 
-_COMMANDS = {"check": check_command, "rules": rules_command, "version": version_command}
+_COMMANDS = {"check": check_command, "serve": serve_command, "rules": rules_command,
+             "version": version_command}
 _TOP_HELP = """Usage: cdacheck [OPTIONS] PATH...
+       cdacheck serve [--port 8080] [--workers N] [--token-file FILE] [--kit DIR]
        cdacheck rules [--format text|json] [--family FAM]
        cdacheck version
 
