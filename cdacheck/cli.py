@@ -6,20 +6,21 @@ above it (unreadable input included); 2 the tool could not do its job.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from cdacheck import __version__
 from cdacheck.config import ConfigError, Settings, load_settings
 from cdacheck.model import Severity
-from cdacheck.pipeline import Runner, ToolError, tool_versions
+from cdacheck.batch import default_jobs
+from cdacheck.pipeline import ToolError, tool_versions
 from cdacheck.registry import load_all
-from cdacheck.reporters import render
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
 SUBCOMMANDS = ("check", "serve", "rules", "version")
@@ -60,35 +61,56 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
 
 @click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format (JSON is the versioned RunReport).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
+              show_default=True, help="Output format (JSON is the versioned RunReport; JSONL: "
+              "one object per input, then a summary line).")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes checking inputs in parallel (0: the cores); output "
+              "stays in input order.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on standard error [default: when it is a terminal].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file instead of standard output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary (text format).")
 @click.option("-v", "--verbose", count=True, help="Show info findings and every reason.")
 @_settings_options
-def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: Path | None,
-                  quiet: bool, verbose: int, env: str | None, xsd: Path | None, no_xsd: bool,
-                  kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
-                  strict: bool | None, max_bytes: int | None, config: Path | None) -> None:
+def check_command(paths: tuple[str, ...], fmt: str, jobs: int, progress: bool | None,
+                  output: Path | None, quiet: bool, verbose: int, fail_on: str | None,
+                  env: str | None, xsd: Path | None, no_xsd: bool, kit: Path | None,
+                  packs: tuple[str, ...], no_schematron: bool, strict: bool | None,
+                  max_bytes: int | None, config: Path | None) -> None:
     """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
+    from cdacheck.batch import run_batch
+
     settings = _load_settings(config, fail_on=fail_on, env=env, xsd=xsd, kit=kit,
                               max_bytes=max_bytes, strict=strict, packs=packs, no_xsd=no_xsd,
                               no_schematron=no_schematron)
     if output is not None:
         _refuse_overwriting_inputs(output, paths)
+    color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    show_progress = sys.stderr.isatty() if progress is None else progress
     try:
-        runner = Runner(settings)
-        report = runner.run(paths)
+        with _output_stream(output) as out:
+            summary = run_batch(settings, paths, out, fmt, jobs=jobs or default_jobs(),
+                                verbosity=-1 if quiet else verbose, color=color,
+                                progress=show_progress)
     except ToolError as exc:
         _fail(str(exc))
-    color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    if fmt == "text":
-        text = render(report, "text", verbosity=-1 if quiet else verbose, color=color)
-    else:
-        text = render(report, "json")
-    _emit(text, output)
-    raise _Exit(EXIT_FINDINGS if report.summary.failed else EXIT_OK)
+    raise _Exit(EXIT_FINDINGS if summary.failed else EXIT_OK)
+
+
+@contextlib.contextmanager
+def _output_stream(output: Path | None) -> Iterator[TextIO]:
+    """Standard output, or the ``-o`` file (written as results come)."""
+    if output is None:
+        yield sys.stdout
+        return
+    try:
+        fh = output.open("w", encoding="utf-8")
+    except OSError as exc:
+        _fail(f"impossible d'écrire {output} : {exc.strerror or exc}")
+    with fh:
+        yield fh
 
 
 def _load_settings(config: Path | None, *, packs: tuple[str, ...], no_xsd: bool,
@@ -110,13 +132,6 @@ def _load_settings(config: Path | None, *, packs: tuple[str, ...], no_xsd: bool,
     if settings.kit is not None and not (settings.kit / "schematrons").is_dir():
         _fail(f"dossier de kit inutilisable (pas de sous-dossier schematrons/) : {settings.kit}")
     return settings
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 @click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})
@@ -162,7 +177,7 @@ def serve_command(host: str, port: int, workers: int | None, queue_size: int, ti
     from cdacheck.service.app import ServiceConfig
     from cdacheck.service.server import serve
 
-    service = ServiceConfig(settings=settings, workers=workers or _cores(), queue_size=queue_size,
+    service = ServiceConfig(settings=settings, workers=workers or default_jobs(), queue_size=queue_size,
                             timeout=timeout, read_timeout=read_timeout,
                             max_body=settings.max_bytes, token=token)
     try:

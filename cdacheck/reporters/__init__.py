@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 from cdacheck.model import RunReport
 from cdacheck.reporters import json as json_reporter
+from cdacheck.reporters import jsonl as jsonl_reporter
 from cdacheck.reporters import text as text_reporter
 
 FORMATS: dict[str, Callable[..., str]] = {
     "text": text_reporter.render,
     "json": json_reporter.render,
+    "jsonl": jsonl_reporter.render,
 }
 
 
