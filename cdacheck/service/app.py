@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -162,6 +162,9 @@ class Service:
             return self._too_large(), None, {}
         try:
             data = await self._read_body(request)
+        except ClientDisconnect:
+            self.metrics.disconnects.inc()
+            return Response(status_code=499), None, {"verdict": "client-disconnected"}
         except _TooLarge:
             return self._too_large(), None, {}
         except TimeoutError:
