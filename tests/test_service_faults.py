@@ -151,18 +151,24 @@ def _busiest(pids: list[int]) -> int:
     return pids[delta.index(max(delta))]
 
 
-def test_worker_killed_mid_request(server: Server, slow_doc: bytes) -> None:
-    assert _wait(lambda: _ready(server))
-    pids = server.worker_pids()
+def _in_flight(server: Server, doc: bytes) -> tuple[threading.Thread, dict[str, httpx.Response]]:
+    """Send ``doc`` from a thread; return once a worker is checking it."""
     result: dict[str, httpx.Response] = {}
 
     def send() -> None:
         with server.client() as c:
-            result["r"] = c.post("/v1/check", content=slow_doc)
+            result["r"] = c.post("/v1/check", content=doc)
 
     t = threading.Thread(target=send)
     t.start()
     assert _wait(lambda: server.metric("cdacheck_in_flight") == 1, 10)
+    return t, result
+
+
+def test_worker_killed_mid_request(server: Server, slow_doc: bytes) -> None:
+    assert _wait(lambda: _ready(server))
+    pids = server.worker_pids()
+    t, result = _in_flight(server, slow_doc)
     victim = _busiest(pids)
     psutil.Process(victim).kill()
     t.join(30)
@@ -250,16 +256,7 @@ def test_time_limit_504_and_worker_replaced(small: Server) -> None:
 def test_sigterm_drains_in_flight_requests(server: Server) -> None:
     assert _wait(lambda: _ready(server), 30)
     workers = server.worker_pids()
-    doc = slow_document(2500)
-    result: dict[str, httpx.Response] = {}
-
-    def send() -> None:
-        with server.client() as c:
-            result["r"] = c.post("/v1/check", content=doc)
-
-    t = threading.Thread(target=send)
-    t.start()
-    assert _wait(lambda: server.metric("cdacheck_in_flight") == 1, 10)
+    t, result = _in_flight(server, slow_document(2500))
     server.proc.send_signal(signal.SIGTERM)
     t.join(30)
     assert result["r"].status_code == 200 and result["r"].json()["verdict"] == "pass"
