@@ -50,7 +50,7 @@ class Server:
             text = c.get("/metrics").text
         total = 0.0
         for line in text.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
+            if line.startswith((name + " ", name + "{")):
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
@@ -108,6 +108,6 @@ def start_server(tmp_path: Path, *args: str, token: str | None = None,
 def slow_document(entries: int = 5000) -> bytes:
     """A valid N3 biology report made large (thousands of entries): seconds to check."""
     src = (SAMPLES / "documents" / "cr-bio-n3.xml").read_text(encoding="utf-8")
-    m = re.search(r"(<entry.*?</entry>)", src, re.S)
+    m = re.search(r"(<entry.*?</entry>)", src, re.DOTALL)
     assert m is not None
     return src.replace(m.group(1), m.group(1) * entries, 1).encode("utf-8")

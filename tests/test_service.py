@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("starlette", reason="the serve extra is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 
-from service_helpers import SAMPLES, Server, start_server  # noqa: E402
+from service_helpers import SAMPLES, Server, start_server
 
 DOCS = SAMPLES / "documents"
 TOKEN = "s3cret-token-for-tests"
@@ -205,10 +205,16 @@ def test_nothing_written_and_logs_carry_hash_not_content(server: Server, client:
     assert written == []
 
 
-def test_serve_needs_extra_message() -> None:
-    from cdacheck.service import MISSING_EXTRA
-
-    assert "pip install 'cdacheck[serve]'" in MISSING_EXTRA
+def test_core_imports_without_the_extra_and_serve_says_what_to_install() -> None:
+    code = ("import sys\n"
+            "for m in ('starlette', 'uvicorn', 'prometheus_client'): sys.modules[m] = None\n"
+            "import cdacheck, cdacheck.cli, cdacheck.batch\n"
+            "assert cdacheck.check(sys.argv[1], env='test').summary.failed is False\n"
+            "sys.exit(cdacheck.cli.main(['serve', '--port', '0']))\n")
+    r = subprocess.run([sys.executable, "-c", code, str(DOCS / "ldl-ses-n1.xml")],
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 2, r.stderr
+    assert "pip install 'cdacheck[serve]'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_bad_kit_exits_2(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import signal
 import socket
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,8 +17,9 @@ import pytest
 pytest.importorskip("starlette", reason="the serve extra is not installed")
 psutil = pytest.importorskip("psutil", reason="psutil (test extra) is needed to find workers")
 
-import cdacheck  # noqa: E402
-from service_helpers import SAMPLES, Server, slow_document, start_server  # noqa: E402
+from service_helpers import SAMPLES, Server, slow_document, start_server
+
+import cdacheck
 
 DOCS = SAMPLES / "documents"
 

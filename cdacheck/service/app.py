@@ -22,14 +22,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cdacheck.config import Settings
 from cdacheck.model import Severity
 from cdacheck.service.metrics import CONTENT_TYPE, Metrics
 from cdacheck.service.openapi import openapi_document
-from cdacheck.service.workers import ENVS, Outcome, PoolFull, Request as CheckRequest, WorkerPool
+from cdacheck.service.workers import ENVS, Outcome, PoolFull, WorkerPool
+from cdacheck.service.workers import Request as CheckRequest
 
 log = logging.getLogger("cdacheck.serve")
 

@@ -295,7 +295,7 @@ class WorkerPool:
             for _ in self._tasks:
                 await self._queue.put(None)
         if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=grace)
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
                 task.cancel()
         loop = asyncio.get_running_loop()
