@@ -66,7 +66,7 @@ class Server:
 
 
 def start_server(tmp_path: Path, *args: str, token: str | None = None,
-                 wait_workers: bool = True, timeout: float = 60) -> Server:
+                 wait_workers: bool = True, timeout: float = 120) -> Server:
     """``cdacheck serve --port 0 ARGS``; returns once /readyz says every worker is warm."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     log = tmp_path / "serve.log"

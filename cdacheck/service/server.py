@@ -90,7 +90,9 @@ def serve(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8080,
     service = Service(config, on_fatal=on_fatal)
     uconfig = uvicorn.Config(service.app(), log_config=None, access_log=False, lifespan="on",
                              loop="asyncio", http=_guarded_protocol(config.read_timeout),
-                             timeout_keep_alive=5,
+                             # idle keep-alive connections are closed by the guard after
+                             # read_timeout; clients (5 s usually) let go first
+                             timeout_keep_alive=int(config.read_timeout) + 5,
                              timeout_graceful_shutdown=int(config.timeout) + 5)
     server = uvicorn.Server(uconfig)
     where = f"[{host}]" if ":" in host else host

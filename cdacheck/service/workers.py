@@ -293,7 +293,10 @@ class WorkerPool:
         self._stopping = True
         if self._queue is not None:
             for _ in self._tasks:
-                await self._queue.put(None)
+                try:
+                    self._queue.put_nowait(None)
+                except asyncio.QueueFull:  # managers gone (workers cannot start): cancel below
+                    break
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
