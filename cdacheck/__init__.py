@@ -8,6 +8,8 @@ Public API::
     for finding in cdacheck.iter_findings("archive.zip"):
         print(finding.rule_id, finding.message)
     cdacheck.validate("lettre.xml")                      # raises ValidationFailed
+    v = cdacheck.Validator(env="test")                   # one warm runner, yours to keep
+    v.check(b"<ClinicalDocument ...")
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from cdacheck.model import (  # noqa: E402
 Source = str | Path | bytes
 __all__ = [
     "ArchiveReport", "DocumentFacts", "DocumentReport", "Finding", "IndicatorResult",
-    "Location", "RunReport", "Settings", "Severity", "ValidationFailed", "check",
+    "Location", "RunReport", "Settings", "Severity", "ValidationFailed", "Validator", "check",
     "is_valid", "iter_findings", "validate", "__version__",
 ]
 
@@ -57,21 +59,58 @@ def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
     return settings
 
 
+def _sources(source: Source | Iterable[Source]) -> list[Source]:
+    if isinstance(source, (str, Path, bytes, bytearray)):
+        return [source]
+    return list(source)
+
+
 def check(source: Source | Iterable[Source], settings: Settings | None = None,
           **overrides: Any) -> RunReport:
     """Check one source (path, directory, bytes, ``"-"``) or several; return the RunReport.
 
     ``overrides`` are Settings fields, e.g. ``check(path, env="test", fail_on="warning")``.
     The configuration file is not read: pass ``settings=load_settings()`` for that.
+    Calls with equal settings reuse one warm runner (schema, packs or kit compiled once
+    per process); :class:`Validator` holds one explicitly.
     """
-    from cdacheck.pipeline import Runner
+    from cdacheck.pipeline import runner_for
 
-    sources: list[Source]
-    if isinstance(source, (str, Path, bytes, bytearray)):
-        sources = [source]
-    else:
-        sources = list(source)
-    return Runner(_settings(settings, overrides)).run(sources)
+    return runner_for(_settings(settings, overrides)).run(_sources(source))
+
+
+class Validator:
+    """A warm validator: engines built once from the settings, reused for every call.
+
+    ``Validator(env="test")`` or ``Validator(settings)``; building it compiles the schema
+    and the rule packs (or the kit's schematrons), so a bad ``xsd``/``kit`` raises here
+    (``cdacheck.pipeline.ToolError``). It is meant for one thread at a time.
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        from cdacheck.pipeline import Runner
+
+        self.settings = _settings(settings, overrides)
+        self._runner = Runner(self.settings)
+
+    def check(self, source: Source | Iterable[Source]) -> RunReport:
+        """The RunReport of one source or several (paths, directories, bytes, ``"-"``)."""
+        return self._runner.run(_sources(source))
+
+    def iter_reports(self, source: Source | Iterable[Source]) -> Iterator[DocumentReport | ArchiveReport]:
+        """One report per input, as soon as it is known (nothing kept in memory)."""
+        return self._runner.iter_reports(_sources(source))
+
+    def is_valid(self, source: Source | Iterable[Source]) -> bool:
+        """True when nothing reaches the ``fail_on`` threshold."""
+        return not self.check(source).summary.failed
+
+    def validate(self, source: Source | Iterable[Source]) -> RunReport:
+        """Check and return the report; raise :class:`ValidationFailed` when it fails."""
+        report = self.check(source)
+        if report.summary.failed:
+            raise ValidationFailed(report)
+        return report
 
 
 def iter_findings(source: Source | Iterable[Source] | RunReport, settings: Settings | None = None,

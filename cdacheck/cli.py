@@ -6,24 +6,26 @@ above it (unreadable input included); 2 the tool could not do its job.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from cdacheck import __version__
-from cdacheck.config import ConfigError, load_settings
-from cdacheck.model import Severity
-from cdacheck.pipeline import Runner, ToolError, tool_versions
+from cdacheck.config import ConfigError, Settings, load_settings
+from cdacheck.model import Severity, Summary
+from cdacheck.batch import default_jobs
+from cdacheck.pipeline import ToolError, tool_versions
 from cdacheck.registry import load_all
 from cdacheck.reporters import FORMATS, render
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
-SUBCOMMANDS = ("check", "kit", "rules", "stats", "version", "xdm")
+SUBCOMMANDS = ("check", "kit", "rules", "serve", "stats", "version", "xdm")
 _SEVERITIES = [s.value for s in Severity]
 
 
@@ -32,50 +34,132 @@ class _Exit(Exception):
         self.code = code
 
 
+def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options that make the Settings, shared by ``check`` and ``serve``."""
+    options = [
+        click.option("--fail-on", type=click.Choice(_SEVERITIES), default=None,
+                     help="Lowest severity that makes the exit code 1 [default: error]."),
+        click.option("--env", type=click.Choice(["production", "test"]), default=None,
+                     help="production: test/demo INS are findings; test: they are accepted."),
+        click.option("--xsd", type=click.Path(path_type=Path), default=None,
+                     help="Validate against this XSD instead of the embedded CDA schema."),
+        click.option("--no-xsd", is_flag=True, help="Skip the XSD structure check."),
+        click.option("--kit", type=click.Path(path_type=Path), default=None,
+                     help="Kit mode: run the schematrons of this TestContenuCDA checkout."),
+        click.option("--pack", "packs", multiple=True,
+                     help="Force a rule pack of cdacheck (repeatable)."),
+        click.option("--no-schematron", is_flag=True, help="Skip the Schematron rule packs."),
+        click.option("--strict", is_flag=True, default=None,
+                     help="Archive naming warnings become errors."),
+        click.option("--max-bytes", type=click.IntRange(min=1), default=None,
+                     help="Size cap for one document, in bytes."),
+        click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default=None, help="Configuration file (cdacheck.toml or pyproject.toml)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+# Formats written as results come (one item at a time, flat memory); the others need the
+# whole report (SARIF, JUnit, GitHub, HTML) and are rendered once at the end.
+STREAMED_FORMATS = ("text", "json", "jsonl")
+
+
 @click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text",
               show_default=True,
-              help="Output format: text, json (the versioned RunReport), sarif, junit, github, html.")
+              help="Output format: text, json (the versioned RunReport), jsonl (one object per "
+                   "input, then a summary line), sarif, junit, github, html.")
 @click.option("--redact/--no-redact", default=None,
               help="Remove patient names, birth date, birthplace and INS (a stable pseudonym "
                    "stands in) [default: on for html, off otherwise].")
-@click.option("--fail-on", type=click.Choice(_SEVERITIES), default=None,
-              help="Lowest severity that makes the exit code 1 [default: error].")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes checking inputs in parallel (0: the cores); output "
+              "stays in input order.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on standard error [default: when it is a terminal].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file instead of standard output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary (text format).")
 @click.option("-v", "--verbose", count=True, help="Show info findings and every reason.")
-@click.option("--env", type=click.Choice(["production", "test"]), default=None,
-              help="production: test/demo INS are findings; test: they are accepted.")
-@click.option("--xsd", type=click.Path(path_type=Path), default=None,
-              help="Validate against this XSD instead of the embedded CDA schema.")
-@click.option("--no-xsd", is_flag=True, help="Skip the XSD structure check.")
-@click.option("--kit", type=click.Path(path_type=Path), default=None,
-              help="Kit mode: run the schematrons of this TestContenuCDA checkout (a path, or a name from `cdacheck kit list`).")
-@click.option("--pack", "packs", multiple=True, help="Force a rule pack of cdacheck (repeatable).")
-@click.option("--no-schematron", is_flag=True, help="Skip the Schematron rule packs.")
-@click.option("--strict", is_flag=True, default=None, help="Archive naming warnings become errors.")
-@click.option("--max-bytes", type=click.IntRange(min=1), default=None,
-              help="Size cap for one document, in bytes.")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Configuration file (cdacheck.toml or pyproject.toml).")
+@_settings_options
 @click.option("--isolated", is_flag=True,
               help="Read no configuration file (cdacheck.toml, pyproject.toml).")
 @click.option("--dask", "dask_address", default=None,
               help="Check on this Dask scheduler (tcp://host:8786); paths readable by the workers.")
-def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output: Path | None,
-                  quiet: bool, verbose: int, env: str | None, xsd: Path | None, no_xsd: bool,
+def check_command(paths: tuple[str, ...], fmt: str, redact: bool | None, jobs: int,
+                  progress: bool | None, output: Path | None, quiet: bool, verbose: int,
+                  fail_on: str | None, env: str | None, xsd: Path | None, no_xsd: bool,
                   kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
                   strict: bool | None, max_bytes: int | None, config: Path | None,
-                  isolated: bool, redact: bool | None,
-                  dask_address: str | None = None) -> None:
+                  isolated: bool, dask_address: str | None) -> None:
     """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
-    overrides: dict[str, Any] = {}
-    for key, value in (("fail_on", fail_on), ("env", env), ("xsd", xsd), ("kit", kit),
-                       ("max_bytes", max_bytes), ("strict", strict)):
-        if value is not None:
-            overrides[key] = value
+    settings = _load_settings(config, fail_on=fail_on, env=env, xsd=xsd, kit=kit,
+                              max_bytes=max_bytes, strict=strict, packs=packs, no_xsd=no_xsd,
+                              no_schematron=no_schematron, isolated=isolated)
+    if output is not None:
+        _refuse_overwriting_inputs(output, paths)
+    color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    redacting = (fmt == "html" or settings.redact) if redact is None else redact
+    if fmt in STREAMED_FORMATS and not dask_address:
+        from cdacheck.batch import run_batch
+        from cdacheck.redact import redact_item
+
+        show_progress = sys.stderr.isatty() if progress is None else progress
+        try:
+            with _output_stream(output) as out:
+                summary = run_batch(settings, paths, out, fmt, jobs=jobs or default_jobs(),
+                                    verbosity=-1 if quiet else verbose, color=color,
+                                    progress=show_progress,
+                                    transform=redact_item if redacting else None)
+        except ToolError as exc:
+            _fail(str(exc))
+        raise _Exit(exit_code(summary))
+    try:
+        if dask_address:
+            from cdacheck.dask import run as dask_run
+
+            report = dask_run(paths, settings, dask_address)
+        else:
+            from cdacheck.pipeline import Runner
+
+            report = Runner(settings).run(paths)
+    except ToolError as exc:
+        _fail(str(exc))
+    if redacting:
+        from cdacheck.redact import redact as redact_report
+
+        report = redact_report(report)
+    if fmt == "text":
+        text = render(report, "text", verbosity=-1 if quiet else verbose, color=color)
+    elif fmt == "html":
+        text = render(report, "html", redact=False)  # already redacted above when asked
+    else:
+        text = render(report, fmt)
+    _emit(text, output)
+    raise _Exit(exit_code(report.summary))
+
+
+@contextlib.contextmanager
+def _output_stream(output: Path | None) -> Iterator[TextIO]:
+    """Standard output, or the ``-o`` file (written as results come)."""
+    if output is None:
+        yield sys.stdout
+        return
+    try:
+        fh = output.open("w", encoding="utf-8")
+    except OSError as exc:
+        _fail(f"impossible d'écrire {output} : {exc.strerror or exc}")
+    with fh:
+        yield fh
+
+
+def _load_settings(config: Path | None, *, packs: tuple[str, ...], no_xsd: bool,
+                   no_schematron: bool, isolated: bool = False, **values: Any) -> Settings:
+    """Settings from the configuration file and the options given (``check`` and ``serve``)."""
+    overrides: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
     if packs:
         overrides["packs"] = packs
     if no_xsd:
@@ -92,52 +176,73 @@ def check_command(paths: tuple[str, ...], fmt: str, fail_on: str | None, output:
         _fail(f"schéma XSD introuvable : {settings.xsd}")
     if settings.kit is not None and not (settings.kit / "schematrons").is_dir():
         _fail(f"dossier de kit inutilisable (pas de sous-dossier schematrons/) : {settings.kit}")
-    if output is not None:
-        _refuse_overwriting_inputs(output, paths)
+    return settings
+
+
+@click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port (0: any free port, printed on standard error).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each warm [default: the cores].")
+@click.option("--queue", "queue_size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Requests waiting for a worker before 503 + Retry-After.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Per-request time limit in seconds (504 past it).")
+@click.option("--read-timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
+              help="Seconds to receive a whole request (slow clients are cut off).")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="File holding a bearer token that clients must send.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@_settings_options
+def serve_command(host: str, port: int, workers: int | None, queue_size: int, timeout: float,
+                  read_timeout: float, token_file: Path | None, log_level: str,
+                  fail_on: str | None, env: str | None, xsd: Path | None, no_xsd: bool,
+                  kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
+                  strict: bool | None, max_bytes: int | None, config: Path | None) -> None:
+    """Serve POST /v1/check over HTTP with warm worker processes (see docs/serve.md)."""
+    from cdacheck.service import MISSING_EXTRA, missing_dependency
+
+    missing = missing_dependency()
+    if missing:
+        _fail(MISSING_EXTRA.format(missing=missing))
+    settings = _load_settings(config, fail_on=fail_on, env=env, xsd=xsd, kit=kit,
+                              max_bytes=max_bytes, strict=strict, packs=packs, no_xsd=no_xsd,
+                              no_schematron=no_schematron)
+    token = None
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"impossible de lire {token_file} : {exc}")
+        if not token:
+            _fail(f"le fichier de jeton {token_file} est vide")
+    from cdacheck.service.app import ServiceConfig
+    from cdacheck.service.server import serve
+
+    service = ServiceConfig(settings=settings, workers=workers or default_jobs(), queue_size=queue_size,
+                            timeout=timeout, read_timeout=read_timeout,
+                            max_body=settings.max_bytes, token=token)
     try:
-        if dask_address:
-            from cdacheck.dask import run as dask_run
-
-            report = dask_run(paths, settings, dask_address)
-        else:
-            report = Runner(settings).run(paths)
-    except ToolError as exc:
-        _fail(str(exc))
-    color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    redacting = settings.redact if redact is None else redact
-    if fmt == "html":
-        redacting = True if redact is None else redact
-    if redacting:
-        from cdacheck.redact import redact as redact_report
-
-        report = redact_report(report)
-    if fmt == "text":
-        text = render(report, "text", verbosity=-1 if quiet else verbose, color=color)
-    elif fmt == "html":
-        text = render(report, "html", redact=False)  # already redacted above when asked
-    else:
-        text = render(report, fmt)
-    _emit(text, output)
-    raise _Exit(exit_code(report))
+        code = serve(service, host=host, port=port, log_level=log_level)
+    except OSError as exc:
+        _fail(f"impossible d'écouter sur {host}:{port} : {exc.strerror or exc}")
+    raise _Exit(code)
 
 
-def exit_code(report: Any) -> int:
+def exit_code(summary: Summary) -> int:
     """2 when nothing was checked or a check could not run; 1 findings at --fail-on; else 0."""
-    if not any(_was_checked(item) for item in report.items):
+    if not summary.checked:
         click.echo("cdacheck: erreur : aucun document à vérifier (dossier vide ou aucun fichier "
                    "*.xml / *.zip)", err=True)
         return EXIT_TOOL
-    if report.summary.not_fully_checked:
+    if summary.not_fully_checked:
         click.echo("cdacheck: erreur : vérification incomplète (échec interne) pour : "
-                   + ", ".join(report.summary.not_fully_checked[:10]), err=True)
+                   + ", ".join(summary.not_fully_checked[:10]), err=True)
         return EXIT_TOOL
-    return EXIT_FINDINGS if report.summary.failed else EXIT_OK
-
-
-def _was_checked(item: Any) -> bool:
-    # A folder with nothing to check yields a placeholder report with PRS011 only.
-    return not (item.kind == "document" and item.findings
-                and all(f.rule_id == "PRS011" for f in item.findings))
+    return EXIT_FINDINGS if summary.failed else EXIT_OK
 
 
 @click.command("rules", context_settings={"help_option_names": ["-h", "--help"]})
@@ -150,8 +255,7 @@ def rules_command(fmt: str, family: str | None) -> None:
     registry = load_all()
     rules = [r for r in registry if family is None or r.family == family.upper()]
     if fmt == "json":
-        data = [{"id": r.id, "name": r.name, "severity": r.severity.value, "summary": r.summary,
-                 "message": r.template, "source": r.source, "engine": r.engine} for r in rules]
+        data = [r.as_dict() for r in rules]
         _emit(json.dumps(data, ensure_ascii=False, indent=2) + "\n", None)
     else:
         lines = [f"{r.id:<28} {r.severity.value:<8} {r.name}  — {r.summary}" for r in rules]
@@ -291,8 +395,8 @@ def stats_command(paths: tuple[str, ...], stays: Path | None, finess_map: Path |
     raise _Exit(EXIT_OK)
 
 
-_COMMANDS = {"check": check_command, "rules": rules_command, "stats": stats_command,
-             "version": version_command, "xdm": xdm_group}
+_COMMANDS = {"check": check_command, "rules": rules_command, "serve": serve_command,
+             "stats": stats_command, "version": version_command, "xdm": xdm_group}
 
 
 def _kit_group() -> Any:
@@ -302,6 +406,8 @@ def _kit_group() -> Any:
 
 
 _TOP_HELP = """Usage: cdacheck [OPTIONS] PATH...
+       cdacheck serve [--port 8080] [--workers N] [--token-file FILE] [--kit DIR]
+       cdacheck serve [--port 8080] [--workers N] [--token-file FILE] [--kit DIR]
        cdacheck rules [--format text|json] [--family FAM]
        cdacheck stats PATH... [--stays stays.csv] [--window 1..4] [--format text|json|csv|html]
        cdacheck version

@@ -360,6 +360,8 @@ class Summary(Frozen):
     # Inputs on which a check or an engine could not run (an INT finding): the run's exit
     # code is then 2, whatever else was found.
     not_fully_checked: list[str] = Field(default_factory=list)
+    # Inputs actually read (a document or an archive; not an empty folder's placeholder).
+    checked: int = 0
 
 
 class RunReport(Frozen):

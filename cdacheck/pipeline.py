@@ -12,7 +12,8 @@ import importlib
 import platform
 import time
 import traceback
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -287,13 +288,61 @@ class Runner:
         for src in iter_sources(inputs, self.settings.max_bytes, stdin):
             yield self.check_source(src)
 
-    def report(self, items: list[DocumentReport | ArchiveReport]) -> RunReport:
+    def report(self, items: list[DocumentReport | ArchiveReport],
+               settings: Settings | None = None) -> RunReport:
+        """The RunReport of ``items``; ``settings`` (default: the Runner's) gives ``fail_on``."""
+        settings = settings or self.settings
+        builder = SummaryBuilder(settings)
+        for item in items:
+            builder.add(item)
+        return self.report_head(settings).model_copy(update={"items": items,
+                                                             "summary": builder.summary()})
+
+    def report_head(self, settings: Settings | None = None) -> RunReport:
+        """A RunReport without items: tool versions, settings and kit (streamed reports)."""
         kit = None
         for engine in self.engines:
             if engine.name.startswith("kit"):
                 kit = dict(engine.describe())
-        return RunReport(tool=tool_versions(self.engines), settings=self.settings.report_dict(),
-                         kit=kit, items=items, summary=summarize(items, self.settings))
+        return RunReport(tool=tool_versions(self.engines),
+                         settings=(settings or self.settings).report_dict(), kit=kit)
+
+
+class SummaryBuilder:
+    """The run summary, built one item at a time (a streamed batch keeps only counts)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.inputs = self.documents = self.archives = self.valid_documents = 0
+        self.by_severity: Counter[str] = Counter()
+        self.by_indicator: Counter[str] = Counter()
+        self.failed = False
+        self.not_fully_checked: list[str] = []
+        self.checked = 0
+
+    def add(self, item: DocumentReport | ArchiveReport) -> None:
+        self.inputs += 1
+        self.not_fully_checked.extend(not_fully_checked([item]))
+        if not _nothing_to_check(item):
+            self.checked += 1
+        findings = list(item.findings)
+        docs = item.documents if isinstance(item, ArchiveReport) else [item]
+        if isinstance(item, ArchiveReport):
+            self.archives += 1
+            findings.extend(f for d in docs for f in d.findings)
+        self.documents += len(docs)
+        self.valid_documents += sum(d.valid for d in docs)
+        self.by_indicator.update(d.indicator.indicator for d in docs)
+        self.by_severity.update(f.severity.value for f in findings)
+        self.failed = self.failed or any(f.severity.at_least(self.settings.fail_on) for f in findings)
+
+    def summary(self) -> Summary:
+        return Summary(inputs=self.inputs, documents=self.documents, archives=self.archives,
+                       valid_documents=self.valid_documents,
+                       by_severity={s.value: self.by_severity.get(s.value, 0) for s in Severity},
+                       by_indicator=dict(sorted(self.by_indicator.items())),
+                       fail_on=self.settings.fail_on, failed=self.failed,
+                       not_fully_checked=self.not_fully_checked, checked=self.checked)
 
 
 def _archive_rejected(doc: DocumentReport, archive_findings: list[Finding]) -> DocumentReport:
@@ -307,6 +356,12 @@ def _archive_rejected(doc: DocumentReport, archive_findings: list[Finding]) -> D
     indicator = ind.model_copy(update={"indicator": "none", "reasons": [*ind.reasons, reason],
                                        "blocking_rules": sorted({*ind.blocking_rules, *rules})})
     return doc.model_copy(update={"indicator": indicator})
+
+
+def _nothing_to_check(item: DocumentReport | ArchiveReport) -> bool:
+    """The placeholder report of a folder that holds nothing cdacheck checks (PRS011)."""
+    return (isinstance(item, DocumentReport) and bool(item.findings)
+            and all(f.rule_id == "PRS011" for f in item.findings))
 
 
 def not_fully_checked(items: Iterable[DocumentReport | ArchiveReport]) -> list[str]:
@@ -323,20 +378,10 @@ def not_fully_checked(items: Iterable[DocumentReport | ArchiveReport]) -> list[s
 
 
 def summarize(items: list[DocumentReport | ArchiveReport], settings: Settings) -> Summary:
-    docs = [d for i in items for d in (i.documents if isinstance(i, ArchiveReport) else [i])]
-    findings = [f for i in items for f in i.findings]
+    builder = SummaryBuilder(settings)
     for item in items:
-        if isinstance(item, ArchiveReport):
-            findings.extend(f for d in item.documents for f in d.findings)
-    by_sev = Counter(f.severity.value for f in findings)
-    by_ind = Counter(d.indicator.indicator for d in docs)
-    failed = any(f.severity.at_least(settings.fail_on) for f in findings)
-    return Summary(inputs=len(items), documents=len(docs),
-                   archives=sum(isinstance(i, ArchiveReport) for i in items),
-                   valid_documents=sum(d.valid for d in docs),
-                   by_severity={s.value: by_sev.get(s.value, 0) for s in Severity},
-                   by_indicator=dict(sorted(by_ind.items())), fail_on=settings.fail_on, failed=failed,
-                   not_fully_checked=not_fully_checked(items))
+        builder.add(item)
+    return builder.summary()
 
 
 def tool_versions(engines: Iterable[DocumentEngine] = ()) -> dict[str, str]:
@@ -357,16 +402,27 @@ def tool_versions(engines: Iterable[DocumentEngine] = ()) -> dict[str, str]:
     return out
 
 
-_RUNNERS: dict[str, Runner] = {}
+_RUNNERS: OrderedDict[str, Runner] = OrderedDict()
+_RUNNERS_MAX = 8
+_RUNNERS_LOCK = threading.Lock()
 
 
 def runner_for(settings: Settings) -> Runner:
-    """A Runner per distinct Settings, kept for the process (engines compile once)."""
+    """A Runner per distinct Settings, kept for the process (engines compile once).
+
+    The last few distinct settings are kept (least recently used dropped), so a library
+    user calling :func:`cdacheck.check` in a loop pays the engines' set-up once.
+    """
     key = settings.model_dump_json()
-    runner = _RUNNERS.get(key)
-    if runner is None:
-        runner = _RUNNERS[key] = Runner(settings)
-    return runner
+    with _RUNNERS_LOCK:
+        runner = _RUNNERS.get(key)
+        if runner is None:
+            runner = _RUNNERS[key] = Runner(settings)
+            while len(_RUNNERS) > _RUNNERS_MAX:
+                _RUNNERS.popitem(last=False)
+        else:
+            _RUNNERS.move_to_end(key)
+        return runner
 
 
 def check_bytes(data: bytes, source: str = "<bytes>", settings: Settings | None = None) -> DocumentReport:

@@ -97,18 +97,21 @@ def redact_document(doc: DocumentReport, key: bytes = DEFAULT_KEY) -> DocumentRe
     return doc.model_copy(update=update)
 
 
+def redact_item(item: DocumentReport | ArchiveReport,
+                key: bytes = DEFAULT_KEY) -> DocumentReport | ArchiveReport:
+    """One input's report (a document, or an archive with its documents) without identities."""
+    if isinstance(item, ArchiveReport):
+        docs = [redact_document(d, key) for d in item.documents]
+        secrets = sorted({s for d in item.documents if d.facts for s in _secrets(d.facts)},
+                         key=len, reverse=True)
+        return item.model_copy(update={
+            "documents": docs, "findings": [_finding(f, secrets) for f in item.findings]})
+    return redact_document(item, key)
+
+
 def redact(report: RunReport, key: bytes = DEFAULT_KEY) -> RunReport:
     """The whole report without patient identities (every format derives from it)."""
-    items: list[DocumentReport | ArchiveReport] = []
-    for item in report.items:
-        if isinstance(item, ArchiveReport):
-            docs = [redact_document(d, key) for d in item.documents]
-            secrets = sorted({s for d in item.documents if d.facts for s in _secrets(d.facts)},
-                             key=len, reverse=True)
-            items.append(item.model_copy(update={
-                "documents": docs, "findings": [_finding(f, secrets) for f in item.findings]}))
-        else:
-            items.append(redact_document(item, key))
+    items = [redact_item(item, key) for item in report.items]
     settings = dict(report.settings)
     settings["redact"] = True
     return report.model_copy(update={"items": items, "settings": settings})

@@ -39,6 +39,12 @@ class RuleSpec:
             raise ValueError(f"bad rule id {self.id!r}")
         object.__setattr__(self, "family", self.id.split("/")[0][:3])
 
+    def as_dict(self) -> dict[str, str]:
+        """The rule as listed by ``cdacheck rules --format json`` and ``GET /v1/rules``."""
+        return {"id": self.id, "name": self.name, "severity": self.severity.value,
+                "summary": self.summary, "message": self.template, "source": self.source,
+                "engine": self.engine}
+
     def render(self, params: Mapping[str, JsonScalar]) -> str:
         """Render the message template; a missing parameter renders as ``?``, never raises."""
         return string.Formatter().vformat(self.template, (), _Lenient(params))

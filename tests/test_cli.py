@@ -62,9 +62,9 @@ def test_exit_2_on_bad_configuration(doc: Path, tmp_path: Path, capsys: pytest.C
 
 def test_exit_2_on_internal_crash(doc: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    def boom(self, inputs, stdin=None):  # type: ignore[no-untyped-def]
+    def boom(self, src):  # type: ignore[no-untyped-def]
         raise RuntimeError("kaboom")
-    monkeypatch.setattr(pipeline.Runner, "run", boom)
+    monkeypatch.setattr(pipeline.Runner, "check_source", boom)  # what the streamed batch calls
     assert main([str(doc)]) == 2
     assert "kaboom" in capsys.readouterr().err
 

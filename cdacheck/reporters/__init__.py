@@ -10,6 +10,7 @@ from cdacheck.reporters import html as html_reporter
 from cdacheck.reporters import json as json_reporter
 from cdacheck.reporters import junit as junit_reporter
 from cdacheck.reporters import sarif as sarif_reporter
+from cdacheck.reporters import jsonl as jsonl_reporter
 from cdacheck.reporters import text as text_reporter
 
 FORMATS: dict[str, Callable[..., str]] = {
@@ -19,6 +20,7 @@ FORMATS: dict[str, Callable[..., str]] = {
     "junit": junit_reporter.render,
     "github": github_reporter.render,
     "html": html_reporter.render,
+    "jsonl": jsonl_reporter.render,
 }
 
 

@@ -128,3 +128,28 @@ def _summary(report: RunReport) -> str:
         text += ("\nVérification incomplète (échec interne, voir les constats INT) : "
                  + ", ".join(s.not_fully_checked))
     return text
+
+
+# Streamed batches (cdacheck.batch) write the same text piece by piece: head, items, summary.
+
+def render_head(report: RunReport) -> str:
+    """The lines printed before the first item (kit mode)."""
+    if report.kit:
+        return "Mode kit : " + ", ".join(f"{k}={v}" for k, v in report.kit.items()) + "\n"
+    return ""
+
+
+def render_item(item: DocumentReport | ArchiveReport, *, verbosity: int = 0,
+                color: bool = False) -> str:
+    """The lines of one document or archive, as :func:`render` prints them."""
+    style = _Style(color)
+    if isinstance(item, ArchiveReport):
+        lines = _archive(item, style, verbosity)
+    else:
+        lines = _document(item, style, verbosity, indent="")
+    return "\n".join(lines) + "\n"
+
+
+def render_summary(report: RunReport) -> str:
+    """The summary line of ``report`` (only its summary is read)."""
+    return _summary(report) + "\n"

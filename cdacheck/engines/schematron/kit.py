@@ -322,6 +322,14 @@ class KitEngine:
         hits.extend(to_hits(results, compiled.pack, doc))
         return hits
 
+    def warm(self) -> None:
+        """Compile every profile and volet schematron ahead of the first document (service)."""
+        for _, rel in PROFILES:
+            self._compiled(self.root / rel)
+        for versions in self.volets.values():
+            for path in versions.values():
+                self._compiled(path)
+
     def describe(self) -> dict[str, str]:
         """The kit, its version and every defect worked around, for the run report."""
         name, version = kit_identity(self.root)

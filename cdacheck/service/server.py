@@ -1,0 +1,110 @@
+"""Run the service: bind the socket, start uvicorn, drain on SIGTERM/SIGINT.
+
+The socket is bound here (not by uvicorn) so that ``--port 0`` works: the line
+``cdacheck serve: listening on http://HOST:PORT`` on standard error gives the real port.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sys
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from cdacheck.service.app import Service, ServiceConfig
+
+
+def _guarded_protocol(header_timeout: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, closing connections whose request headers come too slowly.
+
+    uvicorn bounds idle keep-alive connections but not a request that trickles in (one
+    byte a second): such a connection is closed once ``header_timeout`` has passed without
+    complete headers. A slow *body* is bounded by the application (HTTP 408).
+    """
+
+    class GuardedH11Protocol(H11Protocol):
+        _guard: Any = None
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._guard = self.loop.call_later(header_timeout, self._headers_too_slow)
+
+        def _disarm(self) -> None:
+            if self._guard is not None:
+                self._guard.cancel()
+                self._guard = None
+
+        def _headers_too_slow(self) -> None:
+            self._guard = None
+            waiting_for_headers = self.cycle is None or self.cycle.response_complete
+            if waiting_for_headers and not self.transport.is_closing():
+                try:
+                    self.conn.send(h11.ConnectionClosed())
+                except h11.LocalProtocolError:
+                    pass
+                self.transport.close()
+
+    return GuardedH11Protocol
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(config: ServiceConfig, host: str = "127.0.0.1", port: int = 8080,
+          log_level: str = "info") -> int:
+    """Serve until SIGTERM/SIGINT; 0 after a clean drain, 2 when the workers cannot start."""
+    logging.basicConfig(stream=sys.stderr, level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sock = bind(host, port)
+    fatal: list[str] = []
+    server: uvicorn.Server | None = None
+
+    def on_fatal(message: str) -> None:
+        fatal.append(message)
+        if server is not None:
+            server.should_exit = True
+
+    service = Service(config, on_fatal=on_fatal)
+    uconfig = uvicorn.Config(service.app(), log_config=None, access_log=False, lifespan="on",
+                             loop="asyncio", http=_guarded_protocol(config.read_timeout),
+                             # idle keep-alive connections are closed by the guard after
+                             # read_timeout; clients (5 s usually) let go first
+                             timeout_keep_alive=int(config.read_timeout) + 5,
+                             timeout_graceful_shutdown=int(config.timeout) + 5)
+    server = uvicorn.Server(uconfig)
+    where = f"[{host}]" if ":" in host else host
+    print(f"cdacheck serve: listening on http://{where}:{sock.getsockname()[1]} "
+          f"({config.workers} worker(s), warming up; see /readyz)", file=sys.stderr, flush=True)
+    # uvicorn drains on SIGTERM/SIGINT, then raises the signal again with the handlers it
+    # found: with these no-op handlers a clean drain ends with exit code 0, not "killed".
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    server.run(sockets=[sock])
+    if fatal:
+        print(f"cdacheck: erreur : les processus de vérification ne démarrent pas : {fatal[0]}",
+              file=sys.stderr)
+        return 2
+    return 0
