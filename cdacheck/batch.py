@@ -225,7 +225,7 @@ class _TextWriter(_Writer):
         return text_reporter.render_head(self.head) if self.verbosity >= 0 else ""
 
     def item(self, item: Item) -> str:
-        if self.verbosity < 0:
+        if self.verbosity <= text_reporter.SUMMARY_ONLY:
             return ""
         return text_reporter.render_item(item, verbosity=self.verbosity, color=self.color)
 

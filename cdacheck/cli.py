@@ -22,6 +22,7 @@ from cdacheck.batch import default_jobs
 from cdacheck.pipeline import ToolError, tool_versions
 from cdacheck.registry import load_all
 from cdacheck.reporters import FORMATS, render
+from cdacheck.reporters import text as text_reporter
 
 EXIT_OK, EXIT_FINDINGS, EXIT_TOOL = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
@@ -82,27 +83,50 @@ STREAMED_FORMATS = ("text", "json", "jsonl")
               help="Progress bar on standard error [default: when it is a terminal].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report to this file instead of standard output.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the summary (text format).")
+@click.option("-q", "--quiet", count=True,
+              help="-q: findings and verdicts only, no indicator reasons; -qq: the summary only.")
 @click.option("-v", "--verbose", count=True, help="Show info findings and every reason.")
+@click.option("--select", "select", multiple=True, metavar="RULES",
+              help="Report only these rules (ids or prefixes, comma-separated, repeatable: "
+                   "INS,SCH/header/,XDM03).")
+@click.option("--ignore", "ignore", multiple=True, metavar="RULES",
+              help="Do not report these rules (ids or prefixes, comma-separated, repeatable).")
+@click.option("--statistics", is_flag=True,
+              help="After the report, count the findings per rule (text, on standard error "
+                   "for machine formats).")
+@click.option("--exit-zero", is_flag=True,
+              help="Exit 0 even when findings reach --fail-on (2 still means the tool failed).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colours in text output (NO_COLOR and FORCE_COLOR honoured).")
+@click.option("--stdin-filename", default=None,
+              help="The name to report for the document read on standard input (-).")
 @_settings_options
 @click.option("--isolated", is_flag=True,
               help="Read no configuration file (cdacheck.toml, pyproject.toml).")
 @click.option("--dask", "dask_address", default=None,
               help="Check on this Dask scheduler (tcp://host:8786); paths readable by the workers.")
 def check_command(paths: tuple[str, ...], fmt: str, redact: bool | None, jobs: int,
-                  progress: bool | None, output: Path | None, quiet: bool, verbose: int,
+                  progress: bool | None, output: Path | None, quiet: int, verbose: int,
+                  select: tuple[str, ...], ignore: tuple[str, ...], statistics: bool,
+                  exit_zero: bool, color: str, stdin_filename: str | None,
                   fail_on: str | None, env: str | None, xsd: Path | None, no_xsd: bool,
                   kit: Path | None, packs: tuple[str, ...], no_schematron: bool,
                   strict: bool | None, max_bytes: int | None, config: Path | None,
                   isolated: bool, dask_address: str | None) -> None:
     """Check CDA documents and IHE XDM archives (files, directories, or - for stdin)."""
+    selected, ignored = _rule_list(select), _rule_list(ignore)
     settings = _load_settings(config, fail_on=fail_on, env=env, xsd=xsd, kit=kit,
                               max_bytes=max_bytes, strict=strict, packs=packs, no_xsd=no_xsd,
                               no_schematron=no_schematron, isolated=isolated)
+    if selected or ignored:
+        settings = settings.model_copy(update={
+            "select": (*settings.select, *selected), "disable": (*settings.disable, *ignored)})
     if output is not None:
         _refuse_overwriting_inputs(output, paths)
-    color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    colored = fmt == "text" and output is None and _use_color(color, sys.stdout)
+    verbosity = {0: verbose, 1: text_reporter.QUIET}.get(quiet, text_reporter.SUMMARY_ONLY)
     redacting = (fmt == "html" or settings.redact) if redact is None else redact
+    transform = _item_transform(stdin_filename, redacting)
     if fmt in STREAMED_FORMATS and not dask_address:
         from cdacheck.batch import run_batch
         from cdacheck.redact import redact_item
@@ -111,12 +135,12 @@ def check_command(paths: tuple[str, ...], fmt: str, redact: bool | None, jobs: i
         try:
             with _output_stream(output) as out:
                 summary = run_batch(settings, paths, out, fmt, jobs=jobs or default_jobs(),
-                                    verbosity=-1 if quiet else verbose, color=color,
-                                    progress=show_progress,
-                                    transform=redact_item if redacting else None)
+                                    verbosity=verbosity, color=colored,
+                                    progress=show_progress, transform=transform)
         except ToolError as exc:
             _fail(str(exc))
-        raise _Exit(exit_code(summary))
+        _statistics(summary, statistics, to_stderr=fmt != "text" or output is not None)
+        raise _Exit(exit_code(summary, exit_zero))
     try:
         if dask_address:
             from cdacheck.dask import run as dask_run
@@ -128,18 +152,91 @@ def check_command(paths: tuple[str, ...], fmt: str, redact: bool | None, jobs: i
             report = Runner(settings).run(paths)
     except ToolError as exc:
         _fail(str(exc))
-    if redacting:
-        from cdacheck.redact import redact as redact_report
-
-        report = redact_report(report)
+    if transform is not None:
+        report = report.model_copy(update={"items": [transform(i) for i in report.items]})
     if fmt == "text":
-        text = render(report, "text", verbosity=-1 if quiet else verbose, color=color)
+        text = render(report, "text", verbosity=verbosity, color=colored)
     elif fmt == "html":
         text = render(report, "html", redact=False)  # already redacted above when asked
     else:
         text = render(report, fmt)
     _emit(text, output)
-    raise _Exit(exit_code(report.summary))
+    _statistics(report.summary, statistics, to_stderr=fmt != "text" or output is not None)
+    raise _Exit(exit_code(report.summary, exit_zero))
+
+
+def _rule_list(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Rule ids or prefixes from repeated, comma-separated options; unknown ones are an error."""
+    out = tuple(p.strip() for v in values for p in v.split(",") if p.strip())
+    if out:
+        from cdacheck.pipeline import unknown_rule_patterns
+
+        unknown = unknown_rule_patterns(out, load_all())
+        if unknown:
+            _fail(f"règle(s) inconnue(s) : {', '.join(unknown)} (voir `cdacheck rules`)")
+    return out
+
+
+def _use_color(choice: str, stream: TextIO) -> bool:
+    """--color: always/never, else a terminal unless NO_COLOR; FORCE_COLOR forces it."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _item_transform(stdin_filename: str | None, redacting: bool) -> Callable[[Any], Any] | None:
+    """What is applied to each input's report before it is written: the --stdin-filename
+    label, then redaction."""
+    steps: list[Callable[[Any], Any]] = []
+    if stdin_filename:
+        steps.append(lambda item: _relabel_stdin(item, stdin_filename))
+    if redacting:
+        from cdacheck.redact import redact_item
+
+        steps.append(redact_item)
+    if not steps:
+        return None
+
+    def apply(item: Any) -> Any:
+        for step in steps:
+            item = step(item)
+        return item
+    return apply
+
+
+def _relabel_stdin(item: Any, name: str) -> Any:
+    if item.source != "<stdin>":
+        return item
+
+    def finding(f: Any) -> Any:
+        if f.location.file != "<stdin>":
+            return f
+        return f.model_copy(update={"location": f.location.model_copy(update={"file": name})})
+    update: dict[str, Any] = {"source": name, "findings": [finding(f) for f in item.findings]}
+    if item.kind == "archive":
+        update["documents"] = [_relabel_stdin(d, name) for d in item.documents]
+    return item.model_copy(update=update)
+
+
+def _statistics(summary: Summary, wanted: bool, to_stderr: bool) -> None:
+    """--statistics: one line per rule, most frequent first (ruff's layout)."""
+    if not wanted:
+        return
+    registry = load_all()
+    rows = sorted(summary.by_rule.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = []
+    for rule_id, n in rows:
+        spec = registry.get(rule_id)
+        lines.append(f"{n:>6}  {rule_id:<40} {spec.name if spec else ''}".rstrip())
+    lines.append(f"{sum(summary.by_rule.values()):>6}  constat(s) au total")
+    click.echo("\n".join(lines), err=to_stderr)
 
 
 @contextlib.contextmanager
@@ -232,8 +329,9 @@ def serve_command(host: str, port: int, workers: int | None, queue_size: int, ti
     raise _Exit(code)
 
 
-def exit_code(summary: Summary) -> int:
-    """2 when nothing was checked or a check could not run; 1 findings at --fail-on; else 0."""
+def exit_code(summary: Summary, exit_zero: bool = False) -> int:
+    """2 when nothing was checked or a check could not run; 1 findings at --fail-on (0 with
+    --exit-zero); else 0."""
     if not summary.checked:
         click.echo("cdacheck: erreur : aucun document à vérifier (dossier vide ou aucun fichier "
                    "*.xml / *.zip)", err=True)
@@ -242,7 +340,7 @@ def exit_code(summary: Summary) -> int:
         click.echo("cdacheck: erreur : vérification incomplète (échec interne) pour : "
                    + ", ".join(summary.not_fully_checked[:10]), err=True)
         return EXIT_TOOL
-    return EXIT_FINDINGS if summary.failed else EXIT_OK
+    return EXIT_FINDINGS if summary.failed and not exit_zero else EXIT_OK
 
 
 @click.command("rules", context_settings={"help_option_names": ["-h", "--help"]})

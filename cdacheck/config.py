@@ -73,6 +73,9 @@ class Settings(_Model):
     role_map: dict[str, Severity] = Field(default_factory=lambda: dict(DEFAULT_ROLE_MAP))
     severity: dict[str, Severity] = Field(default_factory=dict)
     disable: tuple[str, ...] = ()
+    # When not empty, only findings of these rules (ids or prefixes: "INS", "SCH/header/",
+    # "XDM03") are reported; internal failures (INT) are always reported.
+    select: tuple[str, ...] = ()
     strict: bool = False
     # Remove patient identities from every output format (``--redact``); HTML always is
     # unless ``--no-redact``.

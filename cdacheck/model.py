@@ -362,6 +362,8 @@ class Summary(Frozen):
     not_fully_checked: list[str] = Field(default_factory=list)
     # Inputs actually read (a document or an archive; not an empty folder's placeholder).
     checked: int = 0
+    # Findings per rule id (``--statistics``).
+    by_rule: dict[str, int] = Field(default_factory=dict)
 
 
 class RunReport(Frozen):

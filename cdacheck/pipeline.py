@@ -208,7 +208,7 @@ class Runner:
     def stamp(self, hit: Hit) -> Finding | None:
         """Give a hit its severity and message; None when the rule is disabled."""
         s = self.settings
-        if hit.rule_id in s.disable:
+        if not rule_selected(hit.rule_id, s.select, s.disable):
             return None
         spec = self.registry.get(hit.rule_id)
         if hit.rule_id.startswith("SCH/") and hit.role is not None:
@@ -308,6 +308,28 @@ class Runner:
                          settings=(settings or self.settings).report_dict(), kit=kit)
 
 
+def _matches(rule_id: str, patterns: Iterable[str]) -> bool:
+    return any(rule_id == p or rule_id.startswith(p) for p in patterns)
+
+
+def rule_selected(rule_id: str, select: Iterable[str], ignore: Iterable[str]) -> bool:
+    """Whether a finding of ``rule_id`` is reported under ``--select`` / ``--ignore``
+    (ids or prefixes, as ruff reads them); internal failures are never silenced."""
+    if rule_id.startswith("INT"):
+        return True
+    select = tuple(select)
+    if select and not _matches(rule_id, select):
+        return False
+    return not _matches(rule_id, ignore)
+
+
+def unknown_rule_patterns(patterns: Iterable[str], registry: Registry) -> list[str]:
+    """The patterns that name no rule: neither an id, an alias, nor a prefix of one."""
+    ids = [r.id for r in registry]
+    return [p for p in patterns
+            if p not in registry and not any(i.startswith(p) for i in ids)]
+
+
 class SummaryBuilder:
     """The run summary, built one item at a time (a streamed batch keeps only counts)."""
 
@@ -315,6 +337,7 @@ class SummaryBuilder:
         self.settings = settings
         self.inputs = self.documents = self.archives = self.valid_documents = 0
         self.by_severity: Counter[str] = Counter()
+        self.by_rule: Counter[str] = Counter()
         self.by_indicator: Counter[str] = Counter()
         self.failed = False
         self.not_fully_checked: list[str] = []
@@ -334,6 +357,7 @@ class SummaryBuilder:
         self.valid_documents += sum(d.valid for d in docs)
         self.by_indicator.update(d.indicator.indicator for d in docs)
         self.by_severity.update(f.severity.value for f in findings)
+        self.by_rule.update(f.rule_id for f in findings)
         self.failed = self.failed or any(f.severity.at_least(self.settings.fail_on) for f in findings)
 
     def summary(self) -> Summary:
@@ -342,7 +366,8 @@ class SummaryBuilder:
                        by_severity={s.value: self.by_severity.get(s.value, 0) for s in Severity},
                        by_indicator=dict(sorted(self.by_indicator.items())),
                        fail_on=self.settings.fail_on, failed=self.failed,
-                       not_fully_checked=self.not_fully_checked, checked=self.checked)
+                       not_fully_checked=self.not_fully_checked, checked=self.checked,
+                       by_rule=dict(sorted(self.by_rule.items())))
 
 
 def _archive_rejected(doc: DocumentReport, archive_findings: list[Finding]) -> DocumentReport:

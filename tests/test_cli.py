@@ -78,7 +78,8 @@ def test_crash_inside_a_check_becomes_a_finding(doc: Path, monkeypatch: pytest.M
         yield
     monkeypatch.setattr(checks, "CHECKS", [*checks.CHECKS, broken])
     monkeypatch.setattr(pipeline, "CHECKS", checks.CHECKS)
-    assert main(["--format", "json", str(doc), str(doc)]) == 1
+    # the batch goes on, every report says INT001, and the run exits 2: not fully checked
+    assert main(["--format", "json", str(doc), str(doc)]) == 2
     report = json.loads(capsys.readouterr().out)
     assert len(report["items"]) == 2
     for item in report["items"]:
@@ -113,10 +114,16 @@ def test_output_file_and_never_overwrite_inputs(doc: Path, tmp_path: Path) -> No
     assert doc.read_bytes() == before
 
 
-def test_quiet_prints_only_the_summary(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["-q", str(doc)])
+def test_qq_prints_only_the_summary(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["-qq", str(doc)])
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("Résumé")
+
+
+def test_quiet_still_prints_findings(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["-q", str(doc)])
+    out = capsys.readouterr().out
+    assert "INS004" in out and "Résumé" in out and "  indicateur :" not in out
 
 
 def test_rules_and_version(capsys: pytest.CaptureFixture[str]) -> None:

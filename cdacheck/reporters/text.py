@@ -45,14 +45,19 @@ class _Style:
         return f"\x1b[32m{word}{_RESET}" if ok else f"\x1b[1;31m{word}{_RESET}"
 
 
+# Verbosity: -2 the summary only (-qq); -1 verdicts and findings, no indicator lines (-q);
+# 0 findings >= warning and the indicator with its first reason; 1 everything (-v).
+SUMMARY_ONLY, QUIET = -2, -1
+
+
 def render(report: RunReport, *, verbosity: int = 0, color: bool = False) -> str:
-    """Text report. verbosity -1: summary only; 0: findings >= warning; 1: all + reasons."""
+    """Text report at a verbosity from SUMMARY_ONLY (-2) to 1 (see above)."""
     style = _Style(color)
     lines: list[str] = []
     config = report.settings.get("config_file") if isinstance(report.settings, dict) else None
     if verbosity >= 0 and config:
         lines.append(f"Configuration : {clean(config)}")
-    if verbosity >= 0:
+    if verbosity > SUMMARY_ONLY:
         if report.kit:
             lines.append("Mode kit : " + clean(", ".join(f"{k}={v}" for k, v in report.kit.items())))
         for item in report.items:
@@ -80,7 +85,7 @@ def _document(doc: DocumentReport, style: _Style, verbosity: int, indent: str) -
     hidden = len(doc.findings) - len(shown)
     if hidden:
         lines.append(f"{indent}  ({hidden} information(s) masquée(s) ; -v pour les voir)")
-    if doc.facts is not None or ind.indicator != "none":
+    if verbosity > QUIET and (doc.facts is not None or ind.indicator != "none"):
         target = ind.indicator if ind.indicator != "none" else "aucun"
         extra = " (structuré N3)" if ind.structured and ind.indicator != "none" else ""
         lines.append(f"{indent}  indicateur : {clean(target)}{extra}")
