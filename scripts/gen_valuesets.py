@@ -51,6 +51,28 @@ SVS_SETS: dict[str, str] = {
     "MODENTREE": "jeuxDeValeurs/JDV_ModaliteEntree_CISIS.xml",       # LDL-SES entry mode (ORG-070)
     "GROSSESSE": "jeuxDeValeurs/JDV_StatutGrossesse_CISIS.xml",      # CR-IMG pregnancy status
     "SVITAUX": "jeuxDeValeurs/JDV_SignesVitaux_CISIS.xml",           # vital sign observation code
+    # entry value sets of valuesets-body.sch (IMG-CR-IMG 2024.01 and ModelesDeContenusCDA)
+    "CONTREIND": "jeuxDeValeurs/JDV_Contre_indications_CISIS.xml",
+    "OBJREF": "jeuxDeValeurs/JDV_ImagerieObjectifsReference_CISIS.xml",
+    "LATIMG": "jeuxDeValeurs/JDV_LateraliteTechniqueImagerie_CISIS.xml",
+    "LOCANAT": "jeuxDeValeurs/JDV_LocalisationAnatomique_CISIS.xml",
+    "QTEXPO": "jeuxDeValeurs/JDV_QuantiteExpositionRayonnements_CISIS.xml",
+    "MODACQ": "jeuxDeValeurs/JDV_ModaliteAcquisition_CISIS.xml",
+    "ALLERGYCLIN": "jeuxDeValeurs/JDV_HL7_allergyintolerance_clinical_CISIS.xml",
+    "CONDCLIN": "jeuxDeValeurs/JDV_HL7_ConditionClinical_CISIS.xml",
+    "HEALTHST": "jeuxDeValeurs/JDV_HealthStatusCodes_CISIS.xml",
+    "TYPEEI": "jeuxDeValeurs/JDV_TypeEvenementIndesirablePrevisible_CISIS.xml",
+    "PROBLEM": "jeuxDeValeurs/JDV_ProblemCodes_CISIS.xml",
+    "IMMROUTE": "jeuxDeValeurs/JDV_ImmunizationRouteCodes_CISIS.xml",
+    "SOCIAL": "jeuxDeValeurs/JDV_SocialHistoryCodes_CISIS.xml",
+    "DIRANT": "jeuxDeValeurs/JDV_TypeDirectiveAnticipee_CISIS.xml",
+    "PERSREL": "jeuxDeValeurs/JDV_HL7_PersonalRelationshipRoleType_CISIS.xml",
+    "ORIGEI": "jeuxDeValeurs/JDV_OrigineEffetIndesirable_CISIS.xml",
+    "IMPUT": "jeuxDeValeurs/JDV_Imputabilite_CISIS.xml",
+    "GRAVITE": "jeuxDeValeurs/JDV_Gravite_CISIS.xml",
+    "EVOL": "jeuxDeValeurs/JDV_Evolution_CISIS.xml",
+    "IMMCODE": "jeuxDeValeurs/JDV_HL7_ActSubstanceAdministrationImmunizationCode_CISIS.xml",
+    "IMMABSENT": "jeuxDeValeurs/JDV_AbsentOrUnknownImmunization_CISIS.xml",
 }
 # HL7 v3 Confidentiality (2.16.840.1.113883.1.11.10228): not a JDV, only an ART-DECOR voc file.
 VOC_SETS: dict[str, str] = {
