@@ -77,7 +77,8 @@ PACKS: dict[str, PackInfo] = {p.name: p for p in (
              "modèles CI-SIS et ANS) des volets LDL-SES, eP-MED-DM, IMG-CR-IMG et CR-BIO.",
              "type LDL-SES, PRESCRIPTION, CR-IMG ou CR-BIO en N3 (ou templateId de leur volet)"),
     PackInfo("valuesets-body", "valuesets-body.sch",
-             "Jeux de valeurs des entrées des documents structurés (ModelesDeContenusCDA, IMG-CR-IMG 2024.01).",
+             "Jeux de valeurs des entrées des documents structurés (ModelesDeContenusCDA, IMG-CR-IMG 2024.01) "
+             "et terminologies du kit (terminologie.sch : CCAM, CIM-10, ATC, EMDN…, unités UCUM).",
              "type LDL-SES, PRESCRIPTION, CRO, CR-IMG ou CR-BIO en N3 (ou templateId de leur volet)"),
     PackInfo("pdf-copy", "pdf-copy.sch",
              "Section « Copie du document » (FR-Document-PDF-copie) des documents structurés.",
