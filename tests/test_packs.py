@@ -146,15 +146,15 @@ def _det(doc_type: str, level: str) -> Detection:
 
 
 @pytest.mark.parametrize(("doc_type", "level", "expected"), [
-    ("LDL-SES", "N1", ["header", "ldl-ses", "valuesets-body"]),
+    ("LDL-SES", "N1", ["header", "ldl-ses"]),
     ("LDL-SES", "N3", ["header", "ldl-ses", "entries", "valuesets-body", "pdf-copy"]),
-    ("PRESCRIPTION", "N1", ["header", "prescription", "valuesets-body"]),
+    ("PRESCRIPTION", "N1", ["header", "prescription"]),
     ("PRESCRIPTION", "N3", ["header", "prescription", "entries", "valuesets-body", "pdf-copy"]),
-    ("CRO", "N1", ["header", "cro", "valuesets-body"]),
+    ("CRO", "N1", ["header", "cro"]),
     ("CRO", "N3", ["header", "cro", "valuesets-body", "pdf-copy"]),
-    ("CR-BIO", "N1", ["header", "valuesets-body"]),
+    ("CR-BIO", "N1", ["header"]),
     ("CR-BIO", "N3", ["header", "cr-bio", "entries", "valuesets-body", "pdf-copy"]),
-    ("CR-IMG", "N1", ["header", "cr-img", "valuesets-body"]),
+    ("CR-IMG", "N1", ["header", "cr-img"]),
     ("CR-IMG", "N3", ["header", "cr-img", "entries", "valuesets-body", "pdf-copy"]),
     ("D2LM", "N3", ["header", "pdf-copy"]),
     ("OTHER", "N1", ["header"]),

@@ -24,7 +24,6 @@ PACK = "SCH/valuesets-body/"
 IMG = "IMG_CR_IMG_2024.01.xml"
 LDL = "LDL-SES_2022.01.xml"
 MED = "eP-MED-DM_2023.01_PosoStruct.xml"
-IMG_N1 = "IMG_CR_IMG_2024.01_CDA-R2-Niveau-1.xml"
 BIO = "BIO-CR-BIO_2024.01_DEP-CCU-HPV-structuré-CYTO-pdf.xml.xml"
 
 CONTRA = "//h:observation[h:templateId/@root='1.2.250.1.213.1.1.3.150' and h:code/@code='64100-1']/h:value"
@@ -37,7 +36,6 @@ PROBLEM = ("//h:observation[h:templateId/@root='1.3.6.1.4.1.19376.1.5.3.1.4.5' a
            "not(h:templateId/@root='1.3.6.1.4.1.19376.1.5.3.1.4.6')]/h:code")
 IMMUNIZATION = "//h:substanceAdministration[h:templateId/@root='1.3.6.1.4.1.19376.1.5.3.1.4.12']/h:code"
 DEVICE = "//h:playingDevice/h:code"
-SERVICE_CIM10 = "/h:ClinicalDocument/h:documentationOf/h:serviceEvent/h:code[@codeSystem='2.16.840.1.113883.6.3']"
 RATE_LOW = "//h:substanceAdministration//h:rateQuantity/h:low"
 
 
@@ -87,7 +85,6 @@ CASES = [
     (BIO, "immunization-code-nullflavor", _set(IMMUNIZATION, "nullFlavor", "UNK"), "immunization-code-nf"),
     (MED, "device-bogus", _set(DEVICE, "code", "ZZZ999"), "term-code-known"),
     (MED, "device-padded", _pad(DEVICE), "term-code-known"),
-    (IMG_N1, "n1-service-cim10-bogus", _set(SERVICE_CIM10, "code", "Z99.99.9"), "term-code-known"),
     (MED, "rate-unit", _set(RATE_LOW, "unit", "blorg"), "term-ucum-unit"),
 ]
 
