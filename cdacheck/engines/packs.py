@@ -76,6 +76,10 @@ PACKS: dict[str, PackInfo] = {p.name: p for p in (
              "Entrées et sections génériques des documents structurés (IHE PCC / Pharm PRE / DICOM, "
              "modèles CI-SIS et ANS) des volets LDL-SES, eP-MED-DM, IMG-CR-IMG et CR-BIO.",
              "type LDL-SES, PRESCRIPTION, CR-IMG ou CR-BIO en N3 (ou templateId de leur volet)"),
+    PackInfo("valuesets-body", "valuesets-body.sch",
+             "Jeux de valeurs des entrées des documents structurés (ModelesDeContenusCDA, IMG-CR-IMG 2024.01) "
+             "et terminologies du kit (terminologie.sch : CCAM, CIM-10, ATC, EMDN…, unités UCUM).",
+             "type LDL-SES, PRESCRIPTION, CRO, CR-IMG ou CR-BIO en N3 (ou templateId de leur volet)"),
     PackInfo("pdf-copy", "pdf-copy.sch",
              "Section « Copie du document » (FR-Document-PDF-copie) des documents structurés.",
              "tout document N3"),
@@ -129,6 +133,9 @@ def selected_packs(detection: Detection, settings: Settings,
     if n3 and (kind in ("LDL-SES", "PRESCRIPTION", "CR-IMG", "CR-BIO")
                or roots & {T_LDL_SES, T_EP_MED_DM, T_CR_IMG, T_CR_BIO_IHE, T_CR_BIO_ANS}):
         chosen.append("entries")
+    if n3 and (kind in ("LDL-SES", "PRESCRIPTION", "CRO", "CR-IMG", "CR-BIO")
+               or roots & {T_LDL_SES, T_EP_MED_DM, T_CR_IMG, T_CR_BIO_IHE, T_CR_BIO_ANS}):
+        chosen.append("valuesets-body")
     if n3:
         chosen.append("pdf-copy")
     return chosen
