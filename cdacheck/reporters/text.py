@@ -54,12 +54,9 @@ def render(report: RunReport, *, verbosity: int = 0, color: bool = False) -> str
     """Text report at a verbosity from SUMMARY_ONLY (-2) to 1 (see above)."""
     style = _Style(color)
     lines: list[str] = []
-    config = report.settings.get("config_file") if isinstance(report.settings, dict) else None
-    if verbosity >= 0 and config:
-        lines.append(f"Configuration : {clean(config)}")
+    if verbosity >= 0:
+        lines.extend(render_head(report).splitlines())
     if verbosity > SUMMARY_ONLY:
-        if report.kit:
-            lines.append("Mode kit : " + clean(", ".join(f"{k}={v}" for k, v in report.kit.items())))
         for item in report.items:
             if isinstance(item, ArchiveReport):
                 lines.extend(_archive(item, style, verbosity))
@@ -138,10 +135,14 @@ def _summary(report: RunReport) -> str:
 # Streamed batches (cdacheck.batch) write the same text piece by piece: head, items, summary.
 
 def render_head(report: RunReport) -> str:
-    """The lines printed before the first item (kit mode)."""
+    """The lines printed before the first item: the configuration file used, kit mode."""
+    lines = []
+    config = report.settings.get("config_file") if isinstance(report.settings, dict) else None
+    if config:
+        lines.append(f"Configuration : {clean(config)}")
     if report.kit:
-        return "Mode kit : " + ", ".join(f"{k}={v}" for k, v in report.kit.items()) + "\n"
-    return ""
+        lines.append("Mode kit : " + clean(", ".join(f"{k}={v}" for k, v in report.kit.items())))
+    return "".join(f"{line}\n" for line in lines)
 
 
 def render_item(item: DocumentReport | ArchiveReport, *, verbosity: int = 0,

@@ -33,6 +33,7 @@ FINESS_EXT = re.compile(r"^1(\d{9}|2[AB]\d{7})$")
 DOC_COLUMNS = ("idx", "source", "logical", "doc_id", "version", "candidate", "qualifies",
                "rejected", "stay", "stay_ext", "finess", "doc_date")
 REJECTED_ARCHIVE = "archive XDM rejetée"
+ARCHIVE_WITHDRAWN = "l'archive XDM qui le contient serait rejetée"
 _CITED = re.compile(r"^([A-Z]{3}\d{3}|SCH/\S+|INT\d{3}) \(|^… et \d+ autre")
 
 # Stable labels of the classifier's gate reasons (cdacheck/classify.py): first match wins.
@@ -119,7 +120,11 @@ def _reasons(doc: DocumentReport, rejected_by: list[str]) -> list[str]:
     out: list[str] = [f"{REJECTED_ARCHIVE} ({rule})" for rule in rejected_by]
     if ind.indicator == ind.candidate:
         return out
-    gates = ind.reasons[1:]
+    # The pipeline already withdraws the indicator of a document whose archive would be
+    # rejected (cdacheck.pipeline._archive_rejected): that is the archive reason above.
+    if rejected_by and not [r for r in ind.blocking_rules if r not in rejected_by]:
+        return out
+    gates = [r for r in ind.reasons[1:] if ARCHIVE_WITHDRAWN not in r]
     if gates and gates[0].startswith("alimenterait"):
         gates = gates[1:]
     out += [reason_label(r) for r in gates if not _CITED.match(r)]
