@@ -255,7 +255,10 @@ def test_sigterm_drains_in_flight_requests(server: Server) -> None:
     t, result = _in_flight(server, slow_document(2500))
     server.proc.send_signal(signal.SIGTERM)
     t.join(120)
-    assert result["r"].status_code == 200 and result["r"].json()["verdict"] == "pass"
+    # the in-flight request is answered in full (its verdict is the rules' business)
+    answer = result["r"].json()
+    assert result["r"].status_code == 200 and answer["verdict"] in ("pass", "fail")
+    assert answer["items"] and answer["items"][0]["sha1"]
     assert server.proc.wait(30) == 0
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
                    for p in workers)
