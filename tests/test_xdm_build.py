@@ -25,7 +25,7 @@ from cdacheck.cli import main
 from cdacheck.xdm import BuildError, build
 from cdacheck.xdm import builder as build_module
 from cdacheck.xdm.metadata import escape_v2
-from tests.conftest import SAMPLES, kit_path
+from conftest import SAMPLES, kit_path
 
 HL7 = {"h": "urn:hl7-org:v3"}
 RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
