@@ -55,6 +55,7 @@ def _all_variants() -> tuple[Variant, ...]:
     return tuple(variants(kit_dir()))
 
 
+@cache  # four tests read the same verdicts: check each variant once (the result is not mutated)
 def _ours(v: Variant) -> tuple[Counter[str], bool]:
     """Error rule ids of default mode on a variant, and whether it feeds an indicator."""
     report, _, _ = _runner().check_document(v.data, f"{v.key}.xml")
