@@ -393,10 +393,9 @@ def not_fully_checked(items: Iterable[DocumentReport | ArchiveReport]) -> list[s
     """Inputs on which a check or an engine could not run (INT findings): labels, in order."""
     out: list[str] = []
     for item in items:
-        docs = item.documents if isinstance(item, ArchiveReport) else []
-        if any(f.rule_id.startswith("INT") for f in item.findings):
+        if isinstance(item, ArchiveReport) and any(f.rule_id.startswith("INT") for f in item.findings):
             out.append(item.source)
-        for d in [*docs, *([] if isinstance(item, ArchiveReport) else [item])]:
+        for d in item.documents if isinstance(item, ArchiveReport) else [item]:
             if any(f.rule_id.startswith("INT") for f in d.findings):
                 out.append(f"{d.source}!{d.member}" if d.member else d.source)
     return out

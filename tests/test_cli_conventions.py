@@ -78,3 +78,19 @@ def test_stdin_filename(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     assert main(["--env", "test", "--stdin-filename", "lettre-du-dpi.xml", "-"]) == 1
     out = _out(capsys)
     assert "lettre-du-dpi.xml: INVALIDE" in out and "<stdin>" not in out
+
+
+def test_a_check_that_cannot_run_exits_2_and_names_each_input_once(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cdacheck.engines.packs import PacksEngine
+
+    def broken(self: PacksEngine, name: str) -> None:
+        raise RuntimeError(f"paquet {name} illisible")
+
+    monkeypatch.setattr(PacksEngine, "_compiled", broken)
+    good = str(DOCS / "ldl-ses-n1.xml")
+    assert main(["--env", "test", "--isolated", good, BAD]) == 2
+    captured = capsys.readouterr()
+    assert "INT101" in captured.out and "illisible" in captured.out
+    line = next(x for x in captured.err.splitlines() if "vérification incomplète" in x)
+    assert line.endswith(f"pour : {good}, {BAD}"), line  # each once, in order

@@ -79,3 +79,33 @@ def test_never_inside_the_kit_and_value_set_index_cached(kit_dir: Path, tmp_path
     assert len(entries(tmp_path, "jdv-index")) == 1
     second = KitEngine(Settings(), kit_dir)._jdv_by_oid()
     assert first == second and first["1.2.250.1.213.1.1.5.471"].name == "JDV_J07_XdsTypeCode_CISIS.xml"
+
+
+VOC_SCH = """<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <let name="voc" value="document('voc.xml')"/>
+  <pattern id="p"><rule context="/*">
+    <assert test="$voc/codes/code = 'A'" id="a">le code A manque</assert>
+  </rule></pattern>
+</schema>"""
+
+
+def test_a_kit_moved_elsewhere_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generated XSLT names the documents it reads by absolute URI: the same content at
+    another place (a kit copied to a CI folder) must not reuse XSLT that reads the old place."""
+    from cdacheck.inputs.xml import parse_document
+
+    monkeypatch.setenv("CDACHECK_CACHE_DIR", str(tmp_path / "cache"))
+    first, second = tmp_path / "here", tmp_path / "there"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "s.sch").write_text(VOC_SCH, encoding="utf-8")
+    (first / "voc.xml").write_text("<codes><code>A</code></codes>", encoding="utf-8")
+    (second / "voc.xml").write_text("<codes><code>B</code></codes>", encoding="utf-8")
+    doc, _ = parse_document(b'<ClinicalDocument xmlns="urn:hl7-org:v3"/>', "x.xml")
+    assert doc is not None
+    assert compile_schematron(first / "s.sch").run(doc) == []
+    runner._CACHE.clear()
+    assert len(entries(tmp_path / "cache", "xslt")) == 1
+    hits = compile_schematron(second / "s.sch").run(doc)
+    assert [h.rule_id for h in hits] == ["SCH/s/a"], hits  # read there/voc.xml, not here/voc.xml
+    assert len(entries(tmp_path / "cache", "xslt")) == 2

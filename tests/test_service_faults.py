@@ -160,7 +160,13 @@ def _in_flight(server: Server, doc: bytes) -> tuple[threading.Thread, dict[str, 
 def test_worker_killed_mid_request(server: Server, slow_doc: bytes) -> None:
     assert _wait(lambda: _ready(server))
     pids = server.worker_pids()
+    read_before = {pid: psutil.Process(pid).io_counters().read_chars for pid in pids}
     t, result = _in_flight(server, slow_doc)
+    # "in flight" starts while the request is still being written to the worker's pipe; a
+    # worker killed then never had the job, and the pool rightly retries it on a new worker
+    # (200). Kill only once one worker has read the whole document (its read_chars).
+    assert _wait(lambda: any(psutil.Process(pid).io_counters().read_chars - read_before[pid]
+                             >= len(slow_doc) for pid in pids), 30)
     for pid in pids:  # the busy one among them (the other is replaced as well)
         psutil.Process(pid).kill()
     t.join(60)

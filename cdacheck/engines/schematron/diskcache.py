@@ -3,7 +3,8 @@
 Saxon-HE cannot export a compiled stylesheet (SEF export needs Saxon-EE), so what is kept
 across processes is what cdacheck computes before Saxon compiles: the expanded schematron
 turned into XSLT (``generate_xslt``) with its assert list, and the kit's value-set index.
-Entries are keyed by content (the digest of every file a schematron is made of), by the
+Entries are keyed by content (the digest of every file a schematron is made of), by where
+the schematron sits (the generated XSLT names its documents by absolute URI), by the
 cdacheck version, the Saxon version and a digest of the compiler's own source, so a change of
 any of them is a miss, never a stale hit. The folder is the user's cache
 (``CDACHECK_CACHE_DIR``, else ``$XDG_CACHE_HOME/cdacheck``, else ``~/.cache/cdacheck``),

@@ -310,7 +310,11 @@ def _generated(loaded: Any, phase: str | None, pack: str) -> Generated:
 
     from cdacheck.engines.schematron import diskcache
 
-    k = diskcache.key("xslt", loaded.digest, pack, phase or "", saxon_version())
+    # The generated XSLT carries the absolute URIs of the documents it reads (doc(), value
+    # sets), so where the schematron sits is part of the key: a kit moved or copied elsewhere
+    # (another checkout, a CI folder) is a miss, never XSLT reading the old place.
+    k = diskcache.key("xslt", loaded.digest, pack, phase or "", saxon_version(),
+                      str(Path(loaded.path).resolve()))
     hit = diskcache.load("xslt", k, forbidden=loaded.path.parent)
     if hit is not None:
         try:
