@@ -17,12 +17,24 @@ import cdacheck
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# setup.py maps the top-level schematrons/ folder (our packs) to cdacheck.schematrons.
+_MAPPED = {"schematrons/": "cdacheck/schematrons/"}
+
+
 def _tracked_data_files() -> list[str]:
+    """Tracked non-Python files of the package, by their installed path (cdacheck/...)."""
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: the tracked files are unknown")
-    out = subprocess.run(["git", "ls-files", "cdacheck"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.split()
-    return [p for p in out if not p.endswith(".py")]
+    out = subprocess.run(["git", "ls-files", "cdacheck", *_MAPPED], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.split()
+    files = []
+    for p in out:
+        for source, installed in _MAPPED.items():
+            if p.startswith(source):
+                p = installed + p[len(source):]
+        if not p.endswith(".py"):
+            files.append(p)
+    return files
 
 
 def _covered(path: str, package_data: dict[str, list[str]]) -> bool:
