@@ -422,6 +422,13 @@ def test_recipient_content_type_title_and_folder() -> None:
     links = {(a.get("sourceObject"), a.get("targetObject"))
              for a in meta.root.findall(".//rim:Association", NS)}
     assert {(folder.get("id"), de.get("id")) for de in meta.entries} <= links
+    # SubmissionSet -> (Folder -> entry) points at an association: not dangling (XDM050).
+    folder_links = {a.get("id") for a in meta.root.findall(".//rim:Association", NS)
+                    if a.get("sourceObject") == folder.get("id")}
+    assert {a.get("targetObject") for a in meta.root.findall(".//rim:Association", NS)
+            if a.get("sourceObject") == ss.get("id")} >= folder_links
+    (checked,) = cdacheck.Validator(env="test").check(result.data).items
+    assert not [f for f in checked.findings if f.rule_id == "XDM050"], checked.findings
 
 
 def test_content_type_follows_the_encounter() -> None:

@@ -360,7 +360,10 @@ def _scheme(base: dict[str, str], attribute: str, coded: Coded, expected: str,
 
 def _associations(sub: Submission, source: str) -> Iterator[Hit]:
     # Entries beyond the cap were counted, not read: they exist, their associations hold.
-    known = {o.id for o in (*sub.sets, *sub.entries, *sub.folders, *sub.others)} | sub.skipped_ids
+    # An association is an object too: a submission set's HasMember may point at the
+    # Folder → DocumentEntry association (ITI TF-3 4.2.1.3, documents added to a folder).
+    known = ({o.id for o in (*sub.sets, *sub.entries, *sub.folders, *sub.others)}
+             | {a.id for a in sub.associations} | sub.skipped_ids)
     members: dict[str, set[str]] = {}
     for assoc in sub.associations:
         missing = [e for e in (assoc.source, assoc.target) if e not in known]

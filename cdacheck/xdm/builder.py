@@ -329,10 +329,6 @@ def _archive_check(runner: Runner, data: bytes, label: str, docs: list[_Doc]) ->
 
     archive = open_archive(data, label, runner.settings.xdm, runner.settings.strict)
     hits, reports = xdm_checks.check_archive(archive, runner.settings, check_member)
-    links = ebrim.association_ids(archive.get(f"{SUBSET}METADATA.XML") or b"")
-    # IHE links a Folder's members with SubmissionSet -> (Folder -> entry association);
-    # the XDM050 check does not yet count associations as objects (see docs/xdm.md).
-    hits = [h for h in hits if not (h.rule_id == "XDM050" and h.params.get("target") in links)]
     findings = runner.stamp_all(hits)
     valid = not any(f.severity.at_least(Severity.ERROR) for f in findings) and all(
         r.valid for r in reports)

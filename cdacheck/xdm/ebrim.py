@@ -180,15 +180,6 @@ def metadata_xml(ss: SubmissionMetadata, entries: list[EntryMetadata],
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
-def association_ids(xml: bytes) -> set[str]:
-    """The ids of the Associations of a METADATA.XML written here (for the self-check)."""
-    if not xml:
-        return set()
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    root = etree.fromstring(xml, parser)
-    return {el.get("id") or "" for el in root.iter(f"{{{RIM}}}Association")}
-
-
 # ebRIM 3.0 (rim.xsd): Value, ExternalIdentifier/@value and @nodeRepresentation are LongName
 # (256 characters), LocalizedString/@value is FreeFormText (1024).
 LONG_NAME, FREE_FORM = 256, 1024
