@@ -64,6 +64,8 @@ def server(kit_zip: Path) -> Iterator[str]:
 
 def test_fetch_checks_the_digest_then_adds(kit_zip: Path, server: str, cache: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kit", "list"]) == 0  # nothing registered yet: said, with what to do
+    assert "aucun kit enregistré" in capsys.readouterr().out
     digest = hashlib.sha256(kit_zip.read_bytes()).hexdigest()
     name, root = kitstore.fetch("abc123", server + "/TestContenuCDA-3-0-{ref}.zip", {"abc123": digest})
     assert name == "TestContenuCDA-3-0-abc123" and (root / "schematrons/profils/IHE.sch").is_file()

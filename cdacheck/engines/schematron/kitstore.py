@@ -238,6 +238,9 @@ def kit_group() -> object:
             kits = listed()
         except KitStoreError as exc:
             raise click.ClickException(str(exc)) from exc
+        if not kits:
+            click.echo(f"aucun kit enregistré (dossier {kits_dir()}) : cdacheck kit add "
+                       "DOSSIER|ARCHIVE.zip, ou --kit DOSSIER")
         for kit_name, root in kits.items():
             click.echo(f"{kit_name}\t{root}{'' if root.is_dir() else '  (absent)'}")
 
