@@ -189,3 +189,36 @@ def test_load_schema_digest_covers_included_files() -> None:
     a = load_schema(SCH / "includes.sch")
     assert len(a.files) == 5 and len(a.digest) == 64
     assert a.digest != load_schema(SCH / "basic.sch").digest
+
+
+GUARDED = """<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <ns prefix="cda" uri="urn:hl7-org:v3"/>
+  <pattern id="keyed">
+    <rule context="*[cda:templateId/@root = '1.2.3']"><assert test="false()" id="a">a</assert></rule>
+    <rule context="cda:entry[cda:templateId[@root='4.5']]/cda:act"><assert test="false()" id="b">b</assert></rule>
+  </pattern>
+  <pattern id="open">
+    <rule context="cda:section"><assert test="false()" id="c">c</assert></rule>
+  </pattern>
+</schema>"""
+
+
+def test_pattern_guards_skip_only_patterns_that_cannot_fire(tmp_path: Path) -> None:
+    from cdacheck.engines.schematron.compiler import required_roots
+
+    assert required_roots(["*[cda:templateId/@root='1']", "x[./cda:templateId/@root = \"2\"]//y"]) == {"1", "2"}
+    for unguarded in ("cda:section", "*[cda:templateId/@root='1' or @x]", "*[not(cda:templateId/@root='1')]",
+                      "$ctx", "*[cda:templateId/@root='1'] | cda:section"):
+        assert required_roots([unguarded]) is None, unguarded
+    sch = tmp_path / "guarded.sch"
+    sch.write_text(GUARDED, encoding="utf-8")
+    c = compile_schematron(sch)
+    assert c.generated.xslt.count("key('cx-templateId-root'") == 2  # pattern "keyed" only
+    none = cda("<component><section/></component>")
+    assert failed(c.run(none)) == Counter({"SCH/guarded/c": 1})
+    both = cda('<templateId root="1.2.3"/><component><section><entry><templateId root="4.5"/>'
+               "<act/></entry></section></component>")
+    assert failed(c.run(both)) == Counter({"SCH/guarded/a": 1, "SCH/guarded/b": 1, "SCH/guarded/c": 1})
+    # A templateId elsewhere opens the guard; the rule still decides where it fires.
+    other = cda('<component><section><templateId root="4.5"/></section></component>')
+    assert failed(c.run(other)) == Counter({"SCH/guarded/c": 1})

@@ -167,7 +167,10 @@ def generate_xslt(loaded: LoadedSchema, phase: str | None = None) -> Generated:
     title = " ".join((root.findtext(f"{_S}title") or "").split())
     gen.entry(title, root.get("schemaVersion", ""), phase_name,
               [(keys[id(p)], p.get("name") or " ".join((p.findtext(f"{_S}title") or "").split()),
-                p.get("documents")) for p in active])
+                p.get("documents")) for p in active],
+              [required_roots([r.get("context", "") for r in p.findall(f"{_S}rule")
+                               if r.get("abstract") != "true" and r.get("context")])
+               for p in active])
     for mode, p in enumerate(active):
         gen.pattern(p, keys[id(p)], f"M{mode}")
     gen.add_doc_function()
@@ -263,10 +266,15 @@ class _Builder:
     # ---------------------------------------------------------------- structure
 
     def entry(self, title: str, schema_version: str, phase: str,
-              patterns: list[tuple[str, str, str | None]]) -> None:
+              patterns: list[tuple[str, str, str | None]],
+              guards: list[set[str] | None] | None = None) -> None:
         tpl = etree.SubElement(self.sheet, f"{_X}template", match="/")
         out = etree.SubElement(tpl, f"{_V}schematron-output", title=avt_escape(title),
                                schemaVersion=avt_escape(schema_version), phase=avt_escape(phase))
+        if any(roots for roots in (guards or [])):
+            key = etree.Element(f"{_X}key", name=_TPL_KEY, match="*[local-name() = 'templateId']",
+                                use="@root")
+            self.sheet.insert(0, key)
         for i, (pid, name, documents) in enumerate(patterns):
             ap = etree.SubElement(out, f"{_V}active-pattern", id=avt_escape(pid))
             if name:
@@ -277,7 +285,12 @@ class _Builder:
                 # URIs resolved against the validated document.
                 ap.set("documents", "{string-join(" + self._documents(documents) + " ! document-uri(.), ' ')}")
                 select = self._documents(documents)
-            etree.SubElement(out, f"{_X}apply-templates", select=select, mode=f"M{i}")
+            holder = out
+            roots = guards[i] if guards and documents is None else None
+            if roots:
+                test = " or ".join(f"key('{_TPL_KEY}', {_xpath_string(r)})" for r in sorted(roots))
+                holder = etree.SubElement(out, f"{_X}if", test=test)
+            etree.SubElement(holder, f"{_X}apply-templates", select=select, mode=f"M{i}")
 
     def _documents(self, documents: str) -> str:
         return (f"(for $cx_u in ({self.expr(documents)}) "
@@ -449,3 +462,91 @@ def _may_match_attribute(context: str) -> bool:
     """Whether a rule context can match attribute nodes (then the walk visits attributes)."""
     bare = _strip_predicates(context)
     return "@" in bare or "attribute::" in bare or "attribute(" in bare
+
+
+# --------------------------------------------------------------------------- pattern guards
+
+# The kit's profiles hold hundreds of patterns whose every rule is keyed by a templateId root
+# (``*[cda:templateId/@root='1.3.6…']``) that most documents lack, and each pattern is a walk
+# of the whole document. A pattern whose every rule context requires, in a predicate of one
+# of its steps, a templateId child with a given root can fire only if the document holds a
+# templateId with one of those roots: the entry template tests that with one key (one walk,
+# shared by all patterns) and skips the pattern's walk otherwise. Exact: a context that does
+# not have that shape leaves its pattern unguarded; the key is on the local name
+# ``templateId`` in any namespace (a superset), so a guard never skips a pattern that could
+# fire.
+_TPL_KEY = "cx-templateId-root"
+_ROOT_TEST = re.compile(
+    r"""^\s*(?:\.\s*/\s*)?(?:[\w.-]+:)?templateId\s*
+        (?:/\s*@root\s*=\s*(?P<q1>['"])(?P<r1>[^'"]*)(?P=q1)
+         |\[\s*@root\s*=\s*(?P<q2>['"])(?P<r2>[^'"]*)(?P=q2)\s*\])\s*$""", re.X)
+
+
+def _top_level(expr: str, sep: str) -> list[str]:
+    """Split ``expr`` on ``sep`` outside literals, brackets and parentheses."""
+    parts, buf, depth = [], [], 0
+    for is_lit, piece in split_literals(expr):
+        if is_lit:
+            buf.append(piece)
+            continue
+        for ch in piece:
+            if ch in "[(":
+                depth += 1
+            elif ch in "])":
+                depth -= 1
+            if ch == sep and depth == 0:
+                parts.append("".join(buf))
+                buf = []
+            else:
+                buf.append(ch)
+    parts.append("".join(buf))
+    return parts
+
+
+def _step_predicates(alternative: str) -> list[str]:
+    """The contents of the predicates at bracket depth 1 (those of the path's own steps)."""
+    out, depth, start, paren = [], 0, 0, 0
+    text = "".join("'" + "_" * (len(p) - 2) + "'" if lit else p for lit, p in split_literals(alternative))
+    for i, ch in enumerate(text):
+        if ch == "(":
+            paren += 1
+        elif ch == ")":
+            paren -= 1
+        elif ch == "[":
+            if depth == 0 and paren == 0:
+                start = i + 1
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth == 0 and paren == 0:
+                out.append(alternative[start:i])
+    return out
+
+
+def required_roots(contexts: list[str]) -> set[str] | None:
+    """templateId roots one of which a document must hold for any of ``contexts`` to match,
+    or None when some context does not require one."""
+    roots: set[str] = set()
+    for context in contexts:
+        if "$" in context:
+            return None
+        for alternative in _top_level(context, "|"):
+            found = None
+            for predicate in _step_predicates(alternative):
+                m = _ROOT_TEST.match(predicate)
+                if m:
+                    found = m.group("r1") if m.group("r1") is not None else m.group("r2")
+                    break
+            if found is None:
+                return None
+            roots.add(found)
+    return roots or None
+
+
+def _xpath_string(value: str) -> str:
+    """An XPath string literal for ``value`` (roots have no quotes; both kinds handled)."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in value.split("'")) + ")"
