@@ -207,8 +207,11 @@ def test_pattern_guards_skip_only_patterns_that_cannot_fire(tmp_path: Path) -> N
     from cdacheck.engines.schematron.compiler import required_roots
 
     assert required_roots(["*[cda:templateId/@root='1']", "x[./cda:templateId/@root = \"2\"]//y"]) == {"1", "2"}
+    assert required_roots(["*[cda:templateId/@root='1' and not(cda:templateId/@root='2')]"]) == {"1"}
+    assert required_roots(["x[cda:act/cda:templateId/@root = ('3', '4') or cda:templateId[@root='5']]"]) == {"3", "4", "5"}
     for unguarded in ("cda:section", "*[cda:templateId/@root='1' or @x]", "*[not(cda:templateId/@root='1')]",
-                      "$ctx", "*[cda:templateId/@root='1'] | cda:section"):
+                      "$ctx", "*[cda:templateId/@root='1'] | cda:section", "x[android = '1']",
+                      "x[descendant::cda:templateId/@root='1']"):
         assert required_roots([unguarded]) is None, unguarded
     sch = tmp_path / "guarded.sch"
     sch.write_text(GUARDED, encoding="utf-8")

@@ -476,10 +476,38 @@ def _may_match_attribute(context: str) -> bool:
 # ``templateId`` in any namespace (a superset), so a guard never skips a pattern that could
 # fire.
 _TPL_KEY = "cx-templateId-root"
+# One root test: [./][a/b/]templateId/@root = 'X' (or = ('X', 'Y')), or templateId[@root = 'X'].
+_LIT = r"""(?:'[^']*'|"[^"]*")"""
 _ROOT_TEST = re.compile(
-    r"""^\s*(?:\.\s*/\s*)?(?:[\w.-]+:)?templateId\s*
-        (?:/\s*@root\s*=\s*(?P<q1>['"])(?P<r1>[^'"]*)(?P=q1)
-         |\[\s*@root\s*=\s*(?P<q2>['"])(?P<r2>[^'"]*)(?P=q2)\s*\])\s*$""", re.X)
+    r"""^\s*(?:\.\s*/\s*)?(?:(?:[\w.-]+:)?[\w.-]+\s*/\s*)*(?:[\w.-]+:)?templateId\s*
+        (?:/\s*@root\s*=\s*(?P<v1>%s|\(\s*%s(?:\s*,\s*%s)*\s*\))
+         |\[\s*@root\s*=\s*(?P<v2>%s)\s*\])\s*$""" % (_LIT, _LIT, _LIT, _LIT), re.X)
+
+
+def _roots_of_test(test: str) -> set[str] | None:
+    """The roots a predicate requires one of, or None: a conjunct that is a root test or a
+    disjunction of root tests."""
+    for conjunct in _top_level_word(test, "and"):
+        roots: set[str] = set()
+        for disjunct in _top_level_word(conjunct, "or"):
+            m = _ROOT_TEST.match(disjunct)
+            if m is None:
+                roots = set()
+                break
+            value = m.group("v1") or m.group("v2") or ""
+            roots.update(lit[1:-1] for lit in re.findall(_LIT, value))
+        if roots:
+            return roots
+    return None
+
+
+def _top_level_word(expr: str, word: str) -> list[str]:
+    """Split on the operator ``and``/``or`` outside literals, brackets and parentheses."""
+    marker = "\x00"
+    masked = []
+    for is_lit, piece in split_literals(expr):
+        masked.append(piece if is_lit else re.sub(rf"(?<![\w.\-:$]){word}(?![\w.\-:])", marker, piece))
+    return [part.replace(marker, f" {word} ") for part in _top_level("".join(masked), marker)]
 
 
 def _top_level(expr: str, sep: str) -> list[str]:
@@ -533,13 +561,12 @@ def required_roots(contexts: list[str]) -> set[str] | None:
         for alternative in _top_level(context, "|"):
             found = None
             for predicate in _step_predicates(alternative):
-                m = _ROOT_TEST.match(predicate)
-                if m:
-                    found = m.group("r1") if m.group("r1") is not None else m.group("r2")
+                found = _roots_of_test(predicate)
+                if found:
                     break
-            if found is None:
+            if not found:
                 return None
-            roots.add(found)
+            roots |= found
     return roots or None
 
 
