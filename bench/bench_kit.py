@@ -3,6 +3,14 @@ side by side with the official pipeline's recorded wall time (oracle ``wall_ms``
 
     python bench/bench_kit.py [--kit DIR] [--oracle DIR] [--passes 3] [--json out.json]
     python bench/bench_kit.py --cold [--doc EXAMPLE]   # cold starts: empty, then filled disk cache
+    python bench/bench_kit.py --java OFFICIAL_OUT/results.json   # + warm Java Saxon 9.9, same run
+
+``--java``: the official compiled schematrons (those ``../shared/oracle/pipeline/official.py``
+placed in its working copy of the kit; its ``results.json`` says which ones each document
+declares) run by Saxon-HE 9.9 in one warm JVM (``bench/java/WarmSchematron.java``, compiled
+with javac into a temporary folder), same passes; per document: parse + every declared
+stylesheet, median of the warm passes. Needs java, javac and the Saxon-HE 9.9 jar
+(``SAXON_JAR``, default /usr/share/java/Saxon-HE.jar).
 
 One process: every schematron is compiled once (timed), then the corpus is run ``passes``
 times; the per-document figure is the median over the warm passes (2..n) of each document,
@@ -48,6 +56,8 @@ def main() -> int:
     ap.add_argument("--cold", action="store_true",
                     help="time cold starts in fresh processes: empty cache, filled cache, then warm")
     ap.add_argument("--doc", default="LDL-SES_2022.01.xml", help="kit example for --cold")
+    ap.add_argument("--java", type=Path, metavar="RESULTS_JSON",
+                    help="official.py results.json: also time the official XSLTs in a warm JVM")
     ap.add_argument("--one-start", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one_start:
@@ -125,10 +135,49 @@ def main() -> int:
         ours_total = sum(statistics.median(v[1:] or v) for k, v in per_doc.items() if k in official)
         print(f"whole corpus: official {sum(official.values()) / 1000:.0f} s, cdacheck warm "
               f"{ours_total / 1000:.1f} s ({sum(official.values()) / ours_total:.0f}x)")
+    java: dict[str, float] = {}
+    if args.java:
+        java = _java_warm(args.java, args.passes)
+        both = [k for k in per_doc if k in java]
+        ours = {k: statistics.median(per_doc[k][1:] or per_doc[k]) for k in both}
+        ratio = [ours[k] / java[k] for k in both]
+        print(f"\nJava Saxon 9.9, one warm JVM, official XSLTs, {len(both)} documents: warm median "
+              f"{statistics.median(java[k] for k in both):.0f} ms/doc (p90 {_p([java[k] for k in both], 0.9):.0f})")
+        print(f"cdacheck kit mode / Java, same documents: median per document {statistics.median(ratio):.2f}x, "
+              f"corpus {sum(ours.values()) / sum(java[k] for k in both):.2f}x "
+              f"(cdacheck {sum(ours.values()) / 1000:.1f} s, Java {sum(java[k] for k in both) / 1000:.1f} s)")
     if args.json:
         args.json.write_text(json.dumps({"compile_ms": compile_ms, "per_doc_ms": per_doc,
-                                         "per_set_ms": per_set, "official_wall_ms": official}, indent=1))
+                                         "per_set_ms": per_set, "official_wall_ms": official,
+                                         "java_warm_ms": java}, indent=1))
     return 0
+
+
+def _java_warm(results: Path, passes: int) -> dict[str, float]:
+    """Per document stem: warm ms of parse + every declared official XSLT, one JVM."""
+    saxon = Path(os.environ.get("SAXON_JAR", "/usr/share/java/Saxon-HE.jar"))
+    data = json.loads(results.read_text(encoding="utf-8"))
+    tool = data["tool"]
+    kit = Path(tool["working_kit"])
+    pairs = []
+    for path, d in data["documents"].items():
+        for name, run in (d.get("schematrons") or {}).items():
+            info = tool["compiled"].get(name) or {}
+            if info.get("xsl") and run.get("ran"):
+                pairs.append(f"{path}\t{kit / info['xsl']}")
+    with tempfile.TemporaryDirectory() as classes:
+        subprocess.run(["javac", "-cp", str(saxon), "-d", classes,
+                        str(ROOT / "bench" / "java" / "WarmSchematron.java")], check=True)
+        out = subprocess.run(["java", "-cp", f"{saxon}:{classes}", "WarmSchematron", str(passes)],
+                             input="\n".join(pairs), capture_output=True, text=True, check=True).stdout
+    totals: dict[tuple[str, int], float] = defaultdict(float)
+    for line in out.splitlines():
+        row = json.loads(line)
+        if "doc" in row:
+            totals[(Path(row["doc"]).stem, row["pass"])] += row["ms"]
+    stems = {stem for stem, _ in totals}
+    return {stem: statistics.median([totals[(stem, p)] for p in range(1, passes)] or [totals[(stem, 0)]])
+            for stem in stems}
 
 
 def _one_start(kit: Path, path: Path) -> int:
