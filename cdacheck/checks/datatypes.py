@@ -256,7 +256,32 @@ def _true(el: etree._Element) -> bool:
 
 
 def _split(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside brackets, parentheses and quotes."""
+    """Split on ``sep`` (one character) outside brackets, parentheses and quotes."""
+    # Quoted strings masked (same length), then the bracket depth counted piece by piece:
+    # a split point is a separator where the depth so far is zero.
+    masked = _QUOTED.sub(lambda m: "_" * len(m.group()), text)
+    if "'" in masked or '"' in masked:
+        return _split_scan(text, sep)  # an unterminated quote: the character scanner
+    out, depth, start, pos = [], 0, 0, 0
+    pieces = masked.split(sep)
+    last = len(pieces) - 1
+    for i, piece in enumerate(pieces):
+        pos += len(piece)
+        if i == last:
+            break
+        depth += piece.count("[") + piece.count("(") - piece.count("]") - piece.count(")")
+        if depth == 0:
+            out.append(text[start:pos])
+            start = pos + 1
+        pos += 1
+    out.append(text[start:])
+    return out
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _split_scan(text: str, sep: str) -> list[str]:
     out, depth, quote, cur = [], 0, "", []
     for ch in text:
         if quote:
