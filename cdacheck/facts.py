@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import lru_cache
 
 from lxml import etree
 
@@ -82,50 +81,15 @@ def parse_ts(raw: str | None) -> Timestamp | None:
     return Timestamp(raw=raw, value=value, precision=precision, offset_minutes=offset, utc=utc)  # type: ignore[arg-type]
 
 
-class _Kids:
-    """The children of each element read, by tag, for one document: every path of the header
-    facts is a chain of child steps, each answered by a dict instead of an ElementPath search."""
-
-    __slots__ = ("_by_el",)
-
-    def __init__(self) -> None:
-        self._by_el: dict[etree._Element, dict[object, list[etree._Element]]] = {}
-
-    def of(self, el: etree._Element) -> dict[object, list[etree._Element]]:
-        kids = self._by_el.get(el)
-        if kids is None:
-            kids = self._by_el[el] = {}
-            for child in el:
-                kids.setdefault(child.tag, []).append(child)
-        return kids
-
-
-@lru_cache(maxsize=256)
-def _steps(path: str) -> tuple[str, ...]:
-    """``h:a/h:b`` -> the Clark names of its child steps."""
-    out = []
-    for step in path.split("/"):
-        prefix, _, local = step.rpartition(":")
-        out.append(f"{{{_N[prefix]}}}{local}" if prefix else local)
-    return tuple(out)
-
-
-def _all(k: _Kids, el: etree._Element | None, path: str) -> list[etree._Element]:
-    """``el.findall(path)`` for a path of child steps: the matches in document order."""
+def _one(el: etree._Element | None, path: str) -> etree._Element | None:
     if el is None:
-        return []
-    found = [el]
-    for tag in _steps(path):
-        found = [c for e in found for c in k.of(e).get(tag, ())]
-        if not found:
-            break
+        return None
+    found = el.find(path, _N)
     return found
 
 
-def _one(k: _Kids, el: etree._Element | None, path: str) -> etree._Element | None:
-    """``el.find(path)``: the first match, or None."""
-    found = _all(k, el, path)
-    return found[0] if found else None
+def _all(el: etree._Element | None, path: str) -> list[etree._Element]:
+    return [] if el is None else list(el.findall(path, _N))
 
 
 def _text(el: etree._Element | None) -> str | None:
@@ -148,47 +112,47 @@ def _code(el: etree._Element | None) -> Code | None:
                 display_name=el.get("displayName"), null_flavor=el.get("nullFlavor"))
 
 
-def _period(k: _Kids, el: etree._Element | None) -> Period | None:
+def _period(el: etree._Element | None) -> Period | None:
     if el is None:
         return None
-    low, high = _one(k, el, "h:low"), _one(k, el, "h:high")
+    low, high = _one(el, "h:low"), _one(el, "h:high")
     return Period(low=parse_ts(low.get("value")) if low is not None else None,
                   high=parse_ts(high.get("value")) if high is not None else None,
                   value=parse_ts(el.get("value")))
 
 
-def _participant(k: _Kids, holder: etree._Element | None, entity_path: str, person: str, org: str) -> Participant | None:
+def _participant(holder: etree._Element | None, entity_path: str, person: str, org: str) -> Participant | None:
     if holder is None:
         return None
-    entity = _one(k, holder, entity_path)
-    name = _one(k, entity, f"{person}/h:name")
-    organization = _one(k, entity, org)
-    sig = _one(k, holder, "h:signatureCode")
-    time = _one(k, holder, "h:time")
+    entity = _one(holder, entity_path)
+    name = _one(entity, f"{person}/h:name")
+    organization = _one(entity, org)
+    sig = _one(holder, "h:signatureCode")
+    time = _one(holder, "h:time")
     return Participant(
-        ids=[i for i in map(_ident, _all(k, entity, "h:id")) if i is not None],
-        code=_code(_one(k, entity, "h:code")),
-        family=_text(_one(k, name, "h:family")),
-        given=_text(_one(k, name, "h:given")),
-        organization_ids=[i for i in map(_ident, _all(k, organization, "h:id")) if i is not None],
-        organization_name=_text(_one(k, organization, "h:name")),
-        organization_sector=_code(_one(k, organization, "h:standardIndustryClassCode")),
+        ids=[i for i in map(_ident, _all(entity, "h:id")) if i is not None],
+        code=_code(_one(entity, "h:code")),
+        family=_text(_one(name, "h:family")),
+        given=_text(_one(name, "h:given")),
+        organization_ids=[i for i in map(_ident, _all(organization, "h:id")) if i is not None],
+        organization_name=_text(_one(organization, "h:name")),
+        organization_sector=_code(_one(organization, "h:standardIndustryClassCode")),
         time=parse_ts(time.get("value")) if time is not None else None,
         signature_code=sig.get("code") if sig is not None else None,
     )
 
 
-def _patient_traits(k: _Kids, patient: etree._Element | None) -> PatientTraits:
-    name = _one(k, patient, "h:name")
-    fam_br = next((f for f in _all(k, name, "h:family") if f.get("qualifier") == "BR"), None)
-    fam_cl = next((f for f in _all(k, name, "h:family") if f.get("qualifier") == "CL"), None)
-    givens = _all(k, name, "h:given")
+def _patient_traits(patient: etree._Element | None) -> PatientTraits:
+    name = _one(patient, "h:name")
+    fam_br = next((f for f in _all(name, "h:family") if f.get("qualifier") == "BR"), None)
+    fam_cl = next((f for f in _all(name, "h:family") if f.get("qualifier") == "CL"), None)
+    givens = _all(name, "h:given")
     given_br = next((g for g in givens if g.get("qualifier") == "BR"), None)
     given_cl = next((g for g in givens if g.get("qualifier") == "CL"), None)
     given_all = next((g for g in givens if g.get("qualifier") is None), None)
-    birth = _one(k, patient, "h:birthTime")
-    gender = _one(k, patient, "h:administrativeGenderCode")
-    county = _one(k, patient, "h:birthplace/h:place/h:addr/h:county")
+    birth = _one(patient, "h:birthTime")
+    gender = _one(patient, "h:administrativeGenderCode")
+    county = _one(patient, "h:birthplace/h:place/h:addr/h:county")
     named = {id(e) for e in (fam_br, fam_cl, given_br, given_cl, given_all, county) if e is not None}
     other = [] if patient is None else [
         t for e in patient.xpath("h:name//h:*|h:birthplace//h:*", namespaces={"h": "urn:hl7-org:v3"})
@@ -207,71 +171,59 @@ def _patient_traits(k: _Kids, patient: etree._Element | None) -> PatientTraits:
     )
 
 
-def _body(k: _Kids, cda: etree._Element) -> Body:
-    non_xml = _all(k, cda, "h:component/h:nonXMLBody")
-    structured = _all(k, cda, "h:component/h:structuredBody")
+def _body(cda: etree._Element) -> Body:
+    non_xml = _all(cda, "h:component/h:nonXMLBody")
+    structured = _all(cda, "h:component/h:structuredBody")
     if non_xml and structured:
         return Body(kind="both")
     if non_xml:
-        text = _one(k, non_xml[0], "h:text")
-        ref = _one(k, text, "h:reference")
+        text = _one(non_xml[0], "h:text")
+        ref = _one(text, "h:reference")
         payload = "".join(text.itertext()) if text is not None else ""
         return Body(
             kind="nonXMLBody",
             media_type=text.get("mediaType") if text is not None else None,
             representation=text.get("representation") if text is not None else None,
-            payload_chars=_non_space(payload),
+            payload_chars=len("".join(payload.split())),
             reference=ref.get("value") if ref is not None else None,
         )
     if structured:
         sb = structured[0]
         sections = list(sb.iter(f"{{{HL7}}}section"))
         entries = list(sb.iter(f"{{{HL7}}}entry"))
-        tids = [t.get("root") for s in _all(k, sb, "h:component/h:section") for t in _all(k, s, "h:templateId")]
+        tids = [t.get("root") for s in _all(sb, "h:component/h:section") for t in _all(s, "h:templateId")]
         return Body(kind="structuredBody", section_count=len(sections), entry_count=len(entries),
                     section_template_ids=[t for t in tids if t])
     return Body(kind="none")
 
 
-# What str.split() separates on, among ASCII characters.
-_ASCII_SPACES = tuple(chr(c) for c in range(128) if chr(c).isspace())
-
-
-def _non_space(text: str) -> int:
-    """``len("".join(text.split()))`` without building the pieces (a PDF in base64 is
-    megabytes of 76-character lines): counted in C when the text is ASCII."""
-    if text.isascii():
-        return len(text) - sum(text.count(c) for c in _ASCII_SPACES)
-    return len("".join(text.split()))
-
-
-def _encounter(k: _Kids, cda: etree._Element) -> Encounter | None:
-    enc = _one(k, cda, "h:componentOf/h:encompassingEncounter")
+def _encounter(cda: etree._Element) -> Encounter | None:
+    enc = _one(cda, "h:componentOf/h:encompassingEncounter")
     if enc is None:
         return None
     return Encounter(
-        ids=[i for i in map(_ident, _all(k, enc, "h:id")) if i is not None],
-        code=_code(_one(k, enc, "h:code")),
-        period=_period(k, _one(k, enc, "h:effectiveTime")),
-        facility_code=_code(_one(k, enc, "h:location/h:healthCareFacility/h:code")),
-        location_organization_ids=[i for i in map(_ident, _all(k,
+        ids=[i for i in map(_ident, _all(enc, "h:id")) if i is not None],
+        code=_code(_one(enc, "h:code")),
+        period=_period(_one(enc, "h:effectiveTime")),
+        facility_code=_code(_one(enc, "h:location/h:healthCareFacility/h:code")),
+        location_organization_ids=[i for i in map(_ident, _all(
             enc, "h:location/h:healthCareFacility/h:serviceProviderOrganization/h:id")) if i is not None],
     )
 
 
-def _service_events(k: _Kids, cda: etree._Element) -> list[ServiceEvent]:
+def _service_events(cda: etree._Element) -> list[ServiceEvent]:
     out = []
-    for se in _all(k, cda, "h:documentationOf/h:serviceEvent"):
-        performers = _all(k, se, "h:performer")
-        sector = _one(k, performers[0], "h:assignedEntity/h:representedOrganization/h:standardIndustryClassCode") if performers else None
-        out.append(ServiceEvent(code=_code(_one(k, se, "h:code")), period=_period(k, _one(k, se, "h:effectiveTime")),
+    for se in _all(cda, "h:documentationOf/h:serviceEvent"):
+        performers = _all(se, "h:performer")
+        sector = _one(performers[0], "h:assignedEntity/h:representedOrganization/h:standardIndustryClassCode") if performers else None
+        out.append(ServiceEvent(code=_code(_one(se, "h:code")), period=_period(_one(se, "h:effectiveTime")),
                                 performer_count=len(performers), practice_setting=_code(sector)))
     return out
 
 
-def _patient_ids(k: _Kids, cda: etree._Element) -> list[PatientIdentifier]:
+def _patient_ids(cda: etree._Element) -> list[PatientIdentifier]:
     out = []
-    for el in _all(k, cda, "h:recordTarget/h:patientRole/h:id"):
+    for el in _all(cda, "h:recordTarget/h:patientRole/h:id"):
         root = el.get("root")
         out.append(PatientIdentifier(root=root, extension=el.get("extension"),
                                      null_flavor=el.get("nullFlavor"),
@@ -282,50 +234,49 @@ def _patient_ids(k: _Kids, cda: etree._Element) -> list[PatientIdentifier]:
 def extract_facts(doc: ParsedDocument) -> DocumentFacts:
     """Read every header fact of ``doc.cda`` into a frozen DocumentFacts."""
     cda = doc.cda
-    k = _Kids()
-    eff = _one(k, cda, "h:effectiveTime")
-    version = _one(k, cda, "h:versionNumber")
-    title = _one(k, cda, "h:title")
-    realm = _one(k, cda, "h:realmCode")
-    language = _one(k, cda, "h:languageCode")
+    eff = _one(cda, "h:effectiveTime")
+    version = _one(cda, "h:versionNumber")
+    title = _one(cda, "h:title")
+    realm = _one(cda, "h:realmCode")
+    language = _one(cda, "h:languageCode")
     related = [
         RelatedDocument(
             type_code=rd.get("typeCode"),
-            parent_ids=[i for i in map(_ident, _all(k, rd, "h:parentDocument/h:id")) if i is not None],
-            parent_version=(v.get("value") if (v := _one(k, rd, "h:parentDocument/h:versionNumber")) is not None else None),
+            parent_ids=[i for i in map(_ident, _all(rd, "h:parentDocument/h:id")) if i is not None],
+            parent_version=(v.get("value") if (v := _one(rd, "h:parentDocument/h:versionNumber")) is not None else None),
         )
-        for rd in _all(k, cda, "h:relatedDocument")
+        for rd in _all(cda, "h:relatedDocument")
     ]
-    patient = _one(k, cda, "h:recordTarget/h:patientRole/h:patient")
-    custodian_org = _one(k, cda, "h:custodian/h:assignedCustodian/h:representedCustodianOrganization")
+    patient = _one(cda, "h:recordTarget/h:patientRole/h:patient")
+    custodian_org = _one(cda, "h:custodian/h:assignedCustodian/h:representedCustodianOrganization")
     custodian = None
     if custodian_org is not None:
         custodian = Participant(
-            ids=[i for i in map(_ident, _all(k, custodian_org, "h:id")) if i is not None],
-            organization_name=_text(_one(k, custodian_org, "h:name")),
+            ids=[i for i in map(_ident, _all(custodian_org, "h:id")) if i is not None],
+            organization_name=_text(_one(custodian_org, "h:name")),
         )
     return DocumentFacts(
         root_form=doc.root_form,  # type: ignore[arg-type]
-        id=_ident(_one(k, cda, "h:id")),
-        set_id=_ident(_one(k, cda, "h:setId")),
+        id=_ident(_one(cda, "h:id")),
+        set_id=_ident(_one(cda, "h:setId")),
         version_number=version.get("value") if version is not None else None,
         related_documents=related,
-        code=_code(_one(k, cda, "h:code")),
+        code=_code(_one(cda, "h:code")),
         title=_text(title),
         effective_time=parse_ts(eff.get("value")) if eff is not None else None,
-        confidentiality=_code(_one(k, cda, "h:confidentialityCode")),
+        confidentiality=_code(_one(cda, "h:confidentialityCode")),
         language=language.get("code") if language is not None else None,
         realm=realm.get("code") if realm is not None else None,
-        type_id=_ident(_one(k, cda, "h:typeId")),
-        template_ids=[i for i in map(_ident, _all(k, cda, "h:templateId")) if i is not None],
-        body=_body(k, cda),
-        patient_ids=_patient_ids(k, cda),
-        patient=_patient_traits(k, patient),
-        authors=[p for p in (_participant(k, a, "h:assignedAuthor", "h:assignedPerson", "h:representedOrganization")
-                             for a in _all(k, cda, "h:author")) if p is not None],
+        type_id=_ident(_one(cda, "h:typeId")),
+        template_ids=[i for i in map(_ident, _all(cda, "h:templateId")) if i is not None],
+        body=_body(cda),
+        patient_ids=_patient_ids(cda),
+        patient=_patient_traits(patient),
+        authors=[p for p in (_participant(a, "h:assignedAuthor", "h:assignedPerson", "h:representedOrganization")
+                             for a in _all(cda, "h:author")) if p is not None],
         custodian=custodian,
-        legal_authenticator=_participant(k, _one(k, cda, "h:legalAuthenticator"), "h:assignedEntity",
+        legal_authenticator=_participant(_one(cda, "h:legalAuthenticator"), "h:assignedEntity",
                                          "h:assignedPerson", "h:representedOrganization"),
-        encounter=_encounter(k, cda),
-        service_events=_service_events(k, cda),
+        encounter=_encounter(cda),
+        service_events=_service_events(cda),
     )
