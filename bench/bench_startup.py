@@ -12,6 +12,9 @@ less disturbed than wall time on a shared machine; the medians are printed as Ma
   ``PYDANTIC_DISABLE_PLUGINS``; the "after" side gets it as they do, the baseline did not.
 * warm: one process per run, 94 kit examples checked once to warm up, then ``--passes``
   timed passes; per stage (parse, facts, each engine, each Python check), ms per document.
+* ``--whole``: instead, whole processes (``python -c "import cdacheck"``, ``python -m cdacheck
+  --env test DOC``) on copies of both trees with and without compiled bytecode, interleaved;
+  wall and CPU time of the child, medians of ``--runs``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -99,11 +104,53 @@ def run_side(root: Path, args: list[str], after: bool) -> str:
                           capture_output=True, text=True).stdout
 
 
+def whole(sides: dict[str, Path], runs: int) -> None:
+    """Whole processes on copies of each tree, bytecode compiled or not (PYTHONDONTWRITEBYTECODE)."""
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="cdacheck-startup-"))
+    roots = {}
+    for side, tree in sides.items():
+        for cond in ("bytecode compiled", "from source"):
+            root = work / f"{side}-{cond.split()[0]}"
+            shutil.copytree(tree / "cdacheck", root / "cdacheck", ignore=shutil.ignore_patterns("__pycache__"))
+            if cond == "bytecode compiled":
+                subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "cdacheck")], check=True)
+            roots[(side, cond)] = root
+    cmds = {'`python -c "import cdacheck"`': ["-c", "import cdacheck"],
+            f"`python -m cdacheck --env test {DOC.name}`": ["-m", "cdacheck", "--env", "test", str(DOC)]}
+
+    def once(args: list[str], root: Path) -> tuple[float, float]:
+        env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
+        r0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run([sys.executable, *args], cwd="/", env=env, capture_output=True)
+        wall, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+    for root in roots.values():  # the OS cache and each copy's pack cache
+        once(cmds[f"`python -m cdacheck --env test {DOC.name}`"], root)
+    res: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    for _ in range(runs):
+        for label, args in cmds.items():
+            for (side, cond), root in roots.items():
+                res.setdefault((label, cond, side), []).append(once(args, root))
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"load average {os.getloadavg()[0]:.2f}; medians of {runs} interleaved runs, wall (CPU)\n")
+    print("| command | modules | before | after |\n|---|---|---:|---:|")
+    for label in cmds:
+        for cond in ("bytecode compiled", "from source"):
+            cells = [res[(label, cond, side)] for side in sides]
+            print(f"| {label} | {cond} | " + " | ".join(
+                f"{statistics.median(w for w, _ in c) * 1000:.0f} ms ({statistics.median(u for _, u in c) * 1000:.0f})"
+                for c in cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", type=Path, required=True)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--whole", action="store_true", help="time whole processes instead")
     ap.add_argument("--child", choices=("cold", "warm"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child == "cold":
@@ -111,6 +158,8 @@ def main() -> None:
     if args.child == "warm":
         return warm_child(args.passes)
     sides = {"before": args.baseline.resolve(), "after": ROOT}
+    if args.whole:
+        return whole(sides, args.runs)
     cold: dict[str, list[list[float]]] = {s: [] for s in sides}
     warm: dict[str, dict[str, list[float]]] = {s: {} for s in sides}
     for side, root in sides.items():  # warm the OS cache and each tree's pack cache
