@@ -40,10 +40,16 @@ _LOCAL_START = len(HL7) + 2
 MAX_REPORTED = 20
 
 
-@lru_cache(maxsize=4096)
 def timestamp_problem(raw: str) -> str | None:
     """Why a TS-shaped value names no instant, or None (also None when it is not TS-shaped:
     the form is the schema's and the packs' business)."""
+    # Documents repeat their timestamps: short values are remembered (a long one, never a
+    # timestamp, is not kept in memory after its document).
+    return _timestamp_problem(raw) if len(raw) <= 64 else _timestamp_problem.__wrapped__(raw)
+
+
+@lru_cache(maxsize=4096)
+def _timestamp_problem(raw: str) -> str | None:
     m = _TS.match(raw.strip())
     if m is None:
         return None
