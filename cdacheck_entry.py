@@ -3,10 +3,22 @@ the package is still being imported (half a second of lxml, pydantic, saxonche) 
 with code 130 and one line, never with a traceback. ``cdacheck.cli.run`` covers the rest.
 """
 
+import os
 import sys
 
 
+def quiet_start() -> None:
+    """Process-wide settings of a cdacheck command (never of a library user's process).
+
+    pydantic looks for plugins in the entry points of every installed distribution the first
+    time a model is built (about 50 ms at each start); the command uses none. An explicit
+    ``PYDANTIC_DISABLE_PLUGINS`` in the environment is kept.
+    """
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
 def run() -> None:
+    quiet_start()
     try:
         from cdacheck.cli import run as cli_run
     except KeyboardInterrupt:

@@ -16,21 +16,48 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from cdacheck.config import Settings, load_settings  # noqa: E402
-from cdacheck.model import (  # noqa: E402
-    ArchiveReport,
-    DocumentFacts,
-    DocumentReport,
-    Finding,
-    IndicatorResult,
-    Location,
-    RunReport,
-    Severity,
-)
+if TYPE_CHECKING:
+    from cdacheck.config import Settings, load_settings
+    from cdacheck.model import (
+        ArchiveReport,
+        DocumentFacts,
+        DocumentReport,
+        Finding,
+        IndicatorResult,
+        Location,
+        RunReport,
+        Severity,
+    )
+
+# The public names of the settings and the models, imported on first use: ``import cdacheck``
+# stays cheap (pydantic and the models load when a check is made, or a name is read).
+_LAZY = {
+    "Settings": "cdacheck.config", "load_settings": "cdacheck.config",
+    "ArchiveReport": "cdacheck.model", "DocumentFacts": "cdacheck.model",
+    "DocumentReport": "cdacheck.model", "Finding": "cdacheck.model",
+    "IndicatorResult": "cdacheck.model", "Location": "cdacheck.model",
+    "RunReport": "cdacheck.model", "Severity": "cdacheck.model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cdacheck' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 Source = str | Path | bytes
 __all__ = [
@@ -52,6 +79,8 @@ class ValidationFailed(Exception):
 
 
 def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
+    from cdacheck.config import Settings, load_settings
+
     if settings is None:
         return load_settings(overrides=overrides, discover=False)
     if overrides:
@@ -116,6 +145,8 @@ class Validator:
 def iter_findings(source: Source | Iterable[Source] | RunReport, settings: Settings | None = None,
                   **overrides: Any) -> Iterator[Finding]:
     """Every finding of a run (or of an existing report), in report order."""
+    from cdacheck.model import RunReport
+
     report = source if isinstance(source, RunReport) else check(source, settings, **overrides)
     yield from report.all_findings()
 

@@ -1,6 +1,11 @@
 """``python -m cdacheck``."""
 
-from cdacheck.cli import run
+import os
+
+# As the console script does (cdacheck_entry.quiet_start): no pydantic plugin scan at start.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+from cdacheck.cli import run  # noqa: E402
 
 if __name__ == "__main__":
     run()

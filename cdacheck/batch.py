@@ -14,11 +14,9 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from cdacheck.config import Settings
 from cdacheck.inputs.sources import expand, iter_sources
@@ -27,6 +25,9 @@ from cdacheck.pipeline import Runner, SummaryBuilder, ToolError, runner_for
 from cdacheck.reporters import json as json_reporter
 from cdacheck.reporters import jsonl as jsonl_reporter
 from cdacheck.reporters import text as text_reporter
+
+if TYPE_CHECKING:  # the process pool is imported by --jobs only (multiprocessing is slow to load)
+    from concurrent.futures import Future
 
 Item = DocumentReport | ArchiveReport
 STDIN = "-"
@@ -90,6 +91,7 @@ def iter_checked(settings: Settings, todo: list[Entry], jobs: int = 1,
 def _parallel(settings: Settings, todo: list[Entry], jobs: int,
               stdin: Any) -> tuple[RunReport, Iterator[Item]]:
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     settings_json = settings.model_dump_json()
@@ -125,6 +127,8 @@ def _parallel(settings: Settings, todo: list[Entry], jobs: int,
 
 
 def _unwrap(future: Future[Any]) -> Any:
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         kind, value = future.result()
     except BrokenProcessPool as exc:

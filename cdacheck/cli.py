@@ -129,7 +129,6 @@ def check_command(paths: tuple[str, ...], fmt: str, redact: bool | None, jobs: i
     transform = _item_transform(stdin_filename, redacting)
     if fmt in STREAMED_FORMATS and not dask_address:
         from cdacheck.batch import run_batch
-        from cdacheck.redact import redact_item
 
         show_progress = sys.stderr.isatty() if progress is None else progress
         try:

@@ -142,6 +142,10 @@ def _participant(holder: etree._Element | None, entity_path: str, person: str, o
     )
 
 
+# Every element below the patient's names and birthplace (compiled once, not per document).
+_OTHER_TRAITS = etree.XPath("h:name//h:*|h:birthplace//h:*", namespaces=_N)
+
+
 def _patient_traits(patient: etree._Element | None) -> PatientTraits:
     name = _one(patient, "h:name")
     fam_br = next((f for f in _all(name, "h:family") if f.get("qualifier") == "BR"), None)
@@ -155,7 +159,7 @@ def _patient_traits(patient: etree._Element | None) -> PatientTraits:
     county = _one(patient, "h:birthplace/h:place/h:addr/h:county")
     named = {id(e) for e in (fam_br, fam_cl, given_br, given_cl, given_all, county) if e is not None}
     other = [] if patient is None else [
-        t for e in patient.xpath("h:name//h:*|h:birthplace//h:*", namespaces={"h": "urn:hl7-org:v3"})
+        t for e in _OTHER_TRAITS(patient)
         if id(e) not in named and (t := _text(e))]
     return PatientTraits(
         birth_family_name=_text(fam_br),

@@ -42,7 +42,7 @@ from cdacheck.model import (
     Severity,
     Summary,
 )
-from cdacheck.registry import REGISTRY, Registry, load_all, rule
+from cdacheck.registry import REGISTRY, Registry, RuleSpec, load_all, rule
 
 R_CRASH = rule("INT001", "check-crashed", Severity.ERROR,
                "Échec interne de {component} : {error}. Le document n'a pas pu être "
@@ -103,7 +103,9 @@ class Runner:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.registry: Registry = load_all()
+        # Every rule module is imported on first need only (an unknown id while stamping,
+        # or ``registry`` read): a run of documents never loads the archive modules.
+        self._all_rules = False
         self.engines: list[DocumentEngine] = []
         self.unavailable: list[str] = []
         try:
@@ -134,6 +136,20 @@ class Runner:
                 else:
                     self.engines.append(packs.PacksEngine(s))
         self.engines.append(PythonEngine(s))
+
+    @property
+    def registry(self) -> Registry:
+        """Every rule cdacheck can report (all rule modules imported)."""
+        if not self._all_rules:
+            load_all()
+            self._all_rules = True
+        return REGISTRY
+
+    def _spec(self, rule_id: str) -> RuleSpec | None:
+        spec = REGISTRY.get(rule_id)
+        if spec is None and not self._all_rules:
+            spec = self.registry.get(rule_id)
+        return spec
 
     # ------------------------------------------------------------------ documents
 
@@ -210,7 +226,7 @@ class Runner:
         s = self.settings
         if not rule_selected(hit.rule_id, s.select, s.disable):
             return None
-        spec = self.registry.get(hit.rule_id)
+        spec = self._spec(hit.rule_id)
         if hit.rule_id.startswith("SCH/") and hit.role is not None:
             severity = s.role_map.get(hit.role.strip().lower(), Severity.ERROR)
         elif spec is not None:

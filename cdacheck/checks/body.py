@@ -104,6 +104,9 @@ R_N3_NO_ENTRY = rule(
     "A structuredBody with no entry at all claims N3 but holds no structure.", source=_SRC_C)
 
 
+_TEXT_NODES = etree.XPath("text()")
+
+
 def _loc(ctx: CheckContext, el: etree._Element | None) -> Location:
     return ctx.doc.location(el if el is not None else ctx.doc.cda)
 
@@ -153,7 +156,7 @@ def _n1_payload(ctx: CheckContext) -> Iterator[Hit]:
         yield Hit(rule_id=R_EMPTY.id, location=where,
                   params={"detail": f"porte nullFlavor=\"{text.get('nullFlavor')}\""})
         return
-    payload = "".join("".join(text.xpath("text()")).split())  # text nodes only, not comments
+    payload = "".join("".join(_TEXT_NODES(text)).split())  # text nodes only, not comments
     if not payload:
         ref = text.find("h:reference", _N)
         detail = (f"ne contient qu'une référence externe ({ref.get('value')})" if ref is not None

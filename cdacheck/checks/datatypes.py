@@ -166,12 +166,14 @@ _CHAIN: dict[str, tuple[str, ...]] = {
 class _Node:
     """A step of the context tree: child steps by tag, datatype rules ending here."""
 
-    __slots__ = ("by_tag", "rules", "text_leaf")
+    __slots__ = ("by_tag", "rules", "text_leaf", "steps")
 
     def __init__(self) -> None:
         self.by_tag: dict[str, dict[str, tuple[Callable[[etree._Element], bool], _Node]]] = {}
         self.rules: set[str] = set()
         self.text_leaf = False  # an ST leaf: a plain non-empty string there needs no check
+        # Set by _freeze: by tag, the (test, node) pairs of by_tag as a tuple.
+        self.steps: dict[str, tuple[tuple[Callable[[etree._Element], bool], _Node], ...]] = {}
 
 
 @lru_cache(maxsize=1)
@@ -200,6 +202,7 @@ def _context_tree() -> _Node:
 def _freeze(node: _Node) -> None:
     node.rules = frozenset(node.rules)  # type: ignore[assignment]
     node.text_leaf = node.rules == frozenset(_CHAIN["ST"]) and not node.by_tag
+    node.steps = {tag: tuple(steps.values()) for tag, steps in node.by_tag.items()}
     for steps in node.by_tag.values():
         for _, child in steps.values():
             _freeze(child)
@@ -209,12 +212,12 @@ Kinds = dict[etree._Element, frozenset[str]]
 
 
 def _walk(el: etree._Element, node: _Node, kinds: Kinds) -> None:
-    by_tag = node.by_tag
+    steps_by_tag = node.steps
     for sub in el:
-        steps = by_tag.get(sub.tag)  # type: ignore[call-overload]
+        steps = steps_by_tag.get(sub.tag)  # type: ignore[call-overload]
         if steps is None:
             continue
-        for test, child in steps.values():
+        for test, child in steps:
             if test is _true or test(sub):
                 if child.text_leaf and not sub.attrib and not len(sub) and sub.text \
                         and sub.text.strip(" \t\r\n"):
@@ -222,7 +225,7 @@ def _walk(el: etree._Element, node: _Node, kinds: Kinds) -> None:
                 if child.rules:
                     prev = kinds.get(sub)
                     kinds[sub] = child.rules if prev is None else prev | child.rules  # type: ignore[assignment]
-                if child.by_tag:
+                if child.steps and len(sub):  # no call for an element without children
                     _walk(sub, child, kinds)
 
 
@@ -256,7 +259,32 @@ def _true(el: etree._Element) -> bool:
 
 
 def _split(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside brackets, parentheses and quotes."""
+    """Split on ``sep`` (one character) outside brackets, parentheses and quotes."""
+    # Quoted strings masked (same length), then the bracket depth counted piece by piece:
+    # a split point is a separator where the depth so far is zero.
+    masked = _QUOTED.sub(lambda m: "_" * len(m.group()), text)
+    if "'" in masked or '"' in masked:
+        return _split_scan(text, sep)  # an unterminated quote: the character scanner
+    out, depth, start, pos = [], 0, 0, 0
+    pieces = masked.split(sep)
+    last = len(pieces) - 1
+    for i, piece in enumerate(pieces):
+        pos += len(piece)
+        if i == last:
+            break
+        depth += piece.count("[") + piece.count("(") - piece.count("]") - piece.count(")")
+        if depth == 0:
+            out.append(text[start:pos])
+            start = pos + 1
+        pos += 1
+    out.append(text[start:])
+    return out
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _split_scan(text: str, sep: str) -> list[str]:
     out, depth, quote, cur = [], 0, "", []
     for ch in text:
         if quote:
@@ -902,7 +930,9 @@ def _on(el: etree._Element) -> Problems:
         yield "des éléments dans un nom d'organisation", "le nom en texte"
 
 
-_URI_BAD = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f-\U0010ffff]')
+# What a URI cannot hold: controls, space, < > " { } | \ ^ `, anything beyond ASCII. Written as the
+# complement of what it can (a class up to U+10FFFF takes milliseconds to compile).
+_URI_BAD = re.compile(r"[^!#-;=?-\[\]_a-z~]")
 
 
 def _url(el: etree._Element) -> Problems:

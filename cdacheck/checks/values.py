@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from cdacheck.checks import CheckContext, check
 from cdacheck.inputs.xml import HL7
@@ -33,12 +34,22 @@ R_TS_RANGE = rule("HDR090", "timestamp-out-of-range", Severity.WARNING,
 _TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?$", re.ASCII)
 _TIME_ELEMENTS = frozenset({"effectiveTime", "time", "birthTime", "deceasedTime", "low", "high",
                             "center"})
+# Clark names of those elements: lxml's iterator picks them out in C.
+_TIME_TAGS = tuple(sorted(f"{{{HL7}}}{local}" for local in _TIME_ELEMENTS))
+_LOCAL_START = len(HL7) + 2
 MAX_REPORTED = 20
 
 
 def timestamp_problem(raw: str) -> str | None:
     """Why a TS-shaped value names no instant, or None (also None when it is not TS-shaped:
     the form is the schema's and the packs' business)."""
+    # Documents repeat their timestamps: short values are remembered (a long one, never a
+    # timestamp, is not kept in memory after its document).
+    return _timestamp_problem(raw) if len(raw) <= 64 else _timestamp_problem.__wrapped__(raw)
+
+
+@lru_cache(maxsize=4096)
+def _timestamp_problem(raw: str) -> str | None:
     m = _TS.match(raw.strip())
     if m is None:
         return None
@@ -63,10 +74,9 @@ def timestamp_problem(raw: str) -> str | None:
 @check
 def timestamps(ctx: CheckContext) -> Iterator[Hit]:
     count = 0
-    for el in ctx.doc.cda.iter(f"{{{HL7}}}*"):
-        local = el.tag.rsplit("}", 1)[-1]
+    for el in ctx.doc.cda.iter(_TIME_TAGS):
         value = el.get("value")
-        if local not in _TIME_ELEMENTS or not value:
+        if not value:
             continue
         reason = timestamp_problem(value)
         if reason is None:
@@ -74,5 +84,6 @@ def timestamps(ctx: CheckContext) -> Iterator[Hit]:
         count += 1
         if count > MAX_REPORTED:
             return
+        local = el.tag[_LOCAL_START:]
         yield Hit(rule_id=R_TS_RANGE.id, location=ctx.doc.location(el),
                   params={"value": value[:40], "element": local, "reason": reason})

@@ -63,7 +63,7 @@ R_SCHEMA_LOCATION = rule("PRS009", "schema-location-set", Severity.INFO,
                          "xsi:schemaLocation should not be set in a sent document.",
                          source="IGDC, racine du document")
 
-_DECL_RE = re.compile(rb"^\s*<\?xml\s[^>]{0,65536}?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", re.S)
+_DECL_RE = re.compile(rb"\s*<\?xml\s[^>]{0,65536}?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", re.S)
 _UTF8_NAMES = {"utf-8", "utf8"}
 _DOCTYPE_RE = re.compile(rb"<!DOCTYPE[^\[>]*", re.I)
 # Prolog items before the root (or the DOCTYPE): spaces, the XML declaration, PIs, comments.
@@ -187,10 +187,12 @@ def parse_xml(data: bytes, source: str, member: str | None, max_bytes: int) -> t
         hits.append(_hit(R_SYNTAX.id, loc, reason="aucun élément racine"))
         return None, hits
     tree = root.getroottree()
-    _drop_entity_references(root)
     docinfo = tree.docinfo
-    if not doctype and (docinfo.internalDTD is not None or docinfo.externalDTD is not None
-                        or docinfo.doctype):
+    has_dtd = (docinfo.internalDTD is not None or docinfo.externalDTD is not None
+               or bool(docinfo.doctype))
+    if doctype or has_dtd:  # entity references exist only where a DOCTYPE declared them
+        _drop_entity_references(root)
+    if not doctype and has_dtd:
         hits.append(_hit(R_DOCTYPE.id, loc.model_copy(update={"line": 1}), detail=docinfo.doctype or "DTD"))
     # What libxml2 actually decoded: catches what the byte patterns above cannot.
     if encoding is None and (docinfo.encoding or "UTF-8").lower() not in _UTF8_NAMES:
@@ -244,8 +246,8 @@ def _drop_entity_references(root: etree._Element) -> None:
 
 
 def _declared_encoding(data: bytes) -> str | None:
-    head = data[3:65536] if data.startswith(b"\xef\xbb\xbf") else data[:65536]
-    m = _DECL_RE.match(head)
+    # The first 64 KiB (after a UTF-8 BOM), matched in place: no copy of them.
+    m = _DECL_RE.match(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0, 65536)
     return m.group(1).decode("ascii") if m else None
 
 

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
-from cdacheck.model import RunReport
-from cdacheck.reporters import github as github_reporter
-from cdacheck.reporters import html as html_reporter
-from cdacheck.reporters import json as json_reporter
-from cdacheck.reporters import junit as junit_reporter
-from cdacheck.reporters import sarif as sarif_reporter
-from cdacheck.reporters import jsonl as jsonl_reporter
-from cdacheck.reporters import text as text_reporter
+if TYPE_CHECKING:
+    from cdacheck.model import RunReport
 
-FORMATS: dict[str, Callable[..., str]] = {
-    "text": text_reporter.render,
-    "json": json_reporter.render,
-    "sarif": sarif_reporter.render,
-    "junit": junit_reporter.render,
-    "github": github_reporter.render,
-    "html": html_reporter.render,
-    "jsonl": jsonl_reporter.render,
+# Format name -> module of this package; a reporter is imported when its format is used.
+_MODULES = {
+    "text": "text", "json": "json", "sarif": "sarif", "junit": "junit", "github": "github",
+    "html": "html", "jsonl": "jsonl",
 }
+
+
+class _Formats(Mapping[str, Callable[..., str]]):
+    """The ``render`` function of every format, its module imported on first use."""
+
+    def __getitem__(self, fmt: str) -> Callable[..., str]:
+        module = importlib.import_module(f"{__name__}.{_MODULES[fmt]}")
+        render: Callable[..., str] = module.render
+        return render
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+FORMATS: Mapping[str, Callable[..., str]] = _Formats()
 
 
 def render(report: RunReport, fmt: str = "text", **options: object) -> str:
