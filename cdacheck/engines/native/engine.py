@@ -14,6 +14,7 @@ tests together (a string of 0/1 flags); messages are rendered only for failures.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from cdacheck.engines.native.translate import (
     Sub,
     Translator,
     Untranslatable,
+    _params_of,
 )
 from cdacheck.engines.schematron.compiler import (
     QUERY_BINDINGS,
@@ -85,7 +87,10 @@ class _Rule:
     tags: tuple[str, ...] | None
     params: tuple[str, ...]
     lets: list[tuple[str, _Expr]] = field(default_factory=list)
-    tests: _Expr | None = None
+    # The tests, grouped: (let name, literals, flags expression, indexes of the checks). A
+    # test "not($v = 'lit') or rest" is true without evaluation when $v lacks the literals
+    # (the entries pack guards each of its hundreds of asserts so); None: always evaluated.
+    groups: list[tuple[str | None, frozenset[str], _Expr, list[int]]] = field(default_factory=list)
     checks: list[_Check] = field(default_factory=list)
 
 
@@ -150,10 +155,21 @@ class NativeSchematron:
         fx.STATE.env = local
         for name, expr in rule.lets:
             local[name] = fx.for_xpath(expr.xpath(el, **{p: local[p] for p in expr.params}))
-        if rule.tests is None:
+        if not rule.groups:
             return
-        flags = rule.tests.xpath(el, **{p: local[p] for p in rule.tests.params})
-        for flag, check in zip(str(flags), rule.checks):
+        flags = ["1"] * len(rule.checks)
+        present: dict[str, set[str]] = {}
+        for var, lits, expr, indexes in rule.groups:
+            if var is not None:
+                have = present.get(var)
+                if have is None:
+                    have = present[var] = set(fx.as_strings(local[var]))
+                if have.isdisjoint(lits):
+                    continue
+            got = str(expr.xpath(el, **{p: local[p] for p in expr.params}))
+            for i, f in zip(indexes, got):
+                flags[i] = f
+        for flag, check in zip(flags, rule.checks):
             info = check.info
             if (flag == "0") != (info.kind == "assert"):
                 continue
@@ -201,6 +217,19 @@ def _prepared(doc: ParsedDocument) -> _Prepared:
     prep = _Prepared(cda, root, els, by_tag, {el: i for i, el in enumerate(els)})
     _LAST[:] = [prep]
     return prep
+
+
+def _or_members(tok: Any) -> list[Any]:
+    tok = _unparen(tok)
+    if tok.symbol == "or":
+        return _or_members(tok[0]) + _or_members(tok[1])
+    return [tok]
+
+
+def _unparen(tok: Any) -> Any:
+    while tok.symbol == "(" and len(tok) == 1:
+        tok = tok[0]
+    return tok
 
 
 def saxon_path(el: etree._Element, memo: dict[Any, str]) -> str:
@@ -254,6 +283,7 @@ class _Compiler:
         self.start = len(_SOURCES)
         self.const_start = len(_CONSTS)
         self.tr = Translator(self.ns, _SOURCES, _CONSTS)
+        self.tr.resolve = self._resolve
         self.scope = Scope()
         self.constants: dict[str, Any] = {}
         self.doc_lets: list[tuple[str, _Expr]] = []
@@ -267,6 +297,16 @@ class _Compiler:
             raise Untranslatable(f"XPath 1.0 invalide après traduction : {text[:160]} ({exc})") from exc
 
     def build(self) -> NativeSchematron:
+        state = fx.STATE
+        saved = state.env, state.maps, state.locals
+        # constants (value sets, maps) are evaluated while translating: cx: functions see them
+        state.env, state.maps, state.locals = self.constants, self.maps, {}
+        try:
+            return self._build()
+        finally:
+            state.env, state.maps, state.locals = saved
+
+    def _build(self) -> NativeSchematron:
         root = self.loaded.root
         for child in root:
             if isinstance(child.tag, str) and child.tag.startswith(_X):
@@ -308,6 +348,14 @@ class _Compiler:
         return NativeSchematron(path=self.loaded.path, pack=self.pack, phase=phase_name,
                                 digest=self.loaded.digest, asserts=asserts, patterns=patterns,
                                 constants=self.constants, doc_lets=self.doc_lets, maps=self.maps)
+
+    def _resolve(self, text: str) -> set[str]:
+        """The string values of a constant expression (value sets are loaded on demand)."""
+        for var, uri in ((v, u) for u, v in self.tr.documents.items()):
+            self.constants.setdefault(var, [self._valueset(uri)])
+        params = set(_params_of(text))
+        value = self.xpath(text)(etree.Element("cx-constant"), **{p: self.constants[p] for p in params})
+        return set(fx.as_strings(value))
 
     def _xsl(self, el: etree._Element) -> None:
         if el.tag != f"{_X}key":
@@ -368,7 +416,12 @@ class _Compiler:
             for var, uri in ((vv, u) for u, vv in self.tr.documents.items()):
                 self.constants.setdefault(var, [self._valueset(uri)])
             holder = etree.Element("cx-constant")
-            table[str(k.value)] = self.xpath(out.xpath)(holder, **{p: self.constants[p] for p in out.params})
+            doc = re.fullmatch(r"\(*\$(cx_doc\d+)\)*", out.xpath)
+            if doc is not None:
+                # the value set itself, not a proxy XPath returned (see functions.f_key)
+                table[str(k.value)] = list(self.constants[doc.group(1)])
+            else:
+                table[str(k.value)] = self.xpath(out.xpath)(holder, **{p: self.constants[p] for p in out.params})
         self.maps[name] = table
         self.scope.types[name] = MAP
 
@@ -380,8 +433,7 @@ class _Compiler:
                     params=params)
         scope = self.scope.child()
         rule_role = rule.get("role") or p.get("role")
-        tests: list[str] = []
-        test_params: set[str] = set()
+        grouped: dict[tuple[str | None, frozenset[str]], list[tuple[int, Any]]] = {}
         for child in rule:
             if not isinstance(child.tag, str):
                 continue
@@ -414,14 +466,34 @@ class _Compiler:
                                   flag=child.get("flag") or rule.get("flag"),
                                   has_id=bool(child.get("id")))
                 asserts.append(info)
-                t = self.tr.translate(test, scope)
-                tests.append(f"string(number(boolean({t.xpath})))")
-                test_params.update(t.params)
+                var, lits, rest = self._guard(test, scope, {n for n, _ in out.lets})
+                grouped.setdefault((var, lits), []).append((len(out.checks), rest))
                 out.checks.append(_Check(info, self._pieces(child, scope)))
-        if tests:
-            text = "concat('', " + ", ".join(tests) + ")"
-            out.tests = _Expr(self.xpath(text), tuple(sorted(test_params)), text)
+        for (var, lits), members in grouped.items():
+            texts, params = [], set()
+            for _, t in members:
+                texts.append(f"string(number(boolean({t.xpath})))")
+                params.update(t.params)
+            text = "concat('', " + ", ".join(texts) + ")"
+            out.groups.append((var, lits, _Expr(self.xpath(text), tuple(sorted(params)), text),
+                               [i for i, _ in members]))
         return out
+
+    def _guard(self, test: str, scope: Scope, lets: set[str]) -> tuple[str | None, frozenset[str], Any]:
+        """(let, literals, rest) for ``not($let = literals) or rest``, else (None, {}, test)."""
+        tok = self.tr.parse(test)
+        members = _or_members(tok)
+        first = members[0]
+        if len(members) > 1 and first.symbol == "not" and len(first) == 1:
+            cmp = _unparen(first[0])
+            if cmp.symbol == "=" and cmp[0].symbol == "$" and str(cmp[0].value) in lets:
+                lits = self.tr.literal_items(cmp[1], scope)
+                if lits is not None and all(x[:1] in "'\"" for x in lits):
+                    outs = [self.tr.translate_token(m, scope) for m in members[1:]]
+                    rest = type(outs[0])(" or ".join(f"({o.xpath})" for o in outs), "bool",
+                                         tuple(sorted({p for o in outs for p in o.params})), False)
+                    return str(cmp[0].value), frozenset(x[1:-1] for x in lits), rest
+        return None, frozenset(), self.tr.translate(test, scope)
 
     def _pieces(self, el: etree._Element, scope: Scope) -> list[str | _Expr]:
         pieces: list[str | _Expr] = []

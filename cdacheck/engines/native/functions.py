@@ -317,6 +317,11 @@ def f_mapkeys(_ctx: Any, name: str) -> list[str]:
     return list(STATE.maps.get(str(name), {}))
 
 
+def f_mapkey(ctx: Any, name: str, value: Any, table: str, key: Any) -> list[Any]:
+    """key(name, value, $table(key)) with the document taken from the map itself."""
+    return f_key(ctx, name, value, STATE.maps.get(str(table), {}).get(_single(key), []))
+
+
 def f_key(_ctx: Any, name: str, value: Any, doc: Any) -> list[Any]:
     decl = KEY_DECLS.get(str(name))
     if decl is None:
@@ -325,7 +330,11 @@ def f_key(_ctx: Any, name: str, value: Any, doc: Any) -> list[Any]:
     for root in items(doc):
         if not isinstance(root, etree._Element):
             continue
-        root = root.getroottree().getroot()
+        # (not getroottree(): lxml ties a node of another document that XPath returned to the
+        # document XPath ran on)
+        parent = root.getparent()
+        while parent is not None:
+            root, parent = parent, parent.getparent()
         index = _KEYS.get((str(name), id(root)))
         if index is None:
             index = {}
@@ -350,6 +359,11 @@ _INDEXES: dict[tuple[int, str], dict[str, list[Any]]] = {}
 def f_member(_ctx: Any, value: Any, index: float) -> bool:
     table = CONSTS[int(index)]
     return any(s in table for s in as_strings(value))
+
+
+def f_allin(_ctx: Any, value: Any, index: float) -> bool:
+    table = CONSTS[int(index)]
+    return all(s in table for s in as_strings(value))
 
 
 def f_lookup(_ctx: Any, index: float, attr: str, value: Any) -> list[Any]:
@@ -378,8 +392,8 @@ _FUNCTIONS = {
     "upper-case": f_upper, "lower-case": f_lower, "qname": f_qname, "abs": f_abs,
     "min": f_min, "max": f_max, "compare": f_compare, "if": f_if, "exists": f_exists,
     "empty": f_empty, "boolean": f_boolean, "every": f_every, "some": f_some, "for": f_for,
-    "map": f_map, "mapget": f_mapget, "mapkeys": f_mapkeys, "key": f_key,
-    "member": f_member, "lookup": f_lookup,
+    "map": f_map, "mapget": f_mapget, "mapkeys": f_mapkeys, "key": f_key, "mapkey": f_mapkey,
+    "member": f_member, "allin": f_allin, "lookup": f_lookup,
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from elementpath.tdop import Parser as _TdopParser
 from elementpath.xpath31 import XPath31Parser
 
 from cdacheck.engines.schematron.xpath import CX, split_literals
@@ -34,6 +35,12 @@ class Untranslatable(Exception):
 
 class _Parser(XPath31Parser):
     symbol_table = {**XPath31Parser.symbol_table}
+
+    def parse(self, source: str) -> Any:
+        """The syntax tree only: no static evaluation (which needs a locale, value types...)."""
+        if self.tokenizer is None:
+            self.tokenizer = self.create_tokenizer(self.symbol_table)
+        return _TdopParser.parse(self, source)
 
 
 def _declare(name: str, nargs: Any) -> None:
@@ -117,6 +124,9 @@ class Translator:
 
     def __init__(self, namespaces: dict[str, str], subs: list[Sub], consts: list[Const]) -> None:
         self.consts = consts
+        # The string values of a constant expression (set by the engine, which has the
+        # value sets); None: constants are only looked up at run time.
+        self.resolve: Any = None
         self.namespaces = {k: v for k, v in namespaces.items() if k not in ("cx",)}
         self.parser = _Parser(namespaces=self.namespaces)
         self.subs = subs
@@ -467,11 +477,26 @@ class Translator:
         self.consts.append(Const(text, tuple(sorted(set(_params_of(text)))), kind))
         return len(self.consts) - 1
 
+    def _member(self, operand: str, const_text: str) -> str:
+        """``operand = constant``: a literal or-chain for a small constant (plain XPath),
+        else a Python set lookup."""
+        if self.resolve is not None:
+            values = sorted(self.resolve(const_text))
+            if len(values) <= 16 and all("'" not in v or '"' not in v for v in values):
+                if not values:
+                    return "false()"
+                return "(" + " or ".join(f"{operand} = {_literal(v)}" for v in values) + ")"
+        return f"cx:member({operand}, {self._const(const_text, 'set')})"
+
     def _compare(self, tok: Any, st: _State) -> tuple[str, str]:
         sym = tok.symbol
         op = _GENERAL.get(sym) or _VALUE[sym]
         a, ta, ca = self._operand(tok[0], st)
         b, tb, cb = self._operand(tok[1], st)
+        if sym in ("=", "eq") and tok[0].symbol == tok[1].symbol == "node-name" \
+                and len(tok[0]) == len(tok[1]) == 1:
+            (x, _), (y, _) = self._tr(tok[0][0], st), self._tr(tok[1][0], st)
+            return f"(local-name({x}) = local-name({y}) and namespace-uri({x}) = namespace-uri({y}))", BOOL
         if sym == "=" and len(tok) == 2:
             for one, other in ((tok[0], tok[1]), (tok[1], tok[0])):
                 lits = self.literal_items(other, st.scope)
@@ -481,9 +506,9 @@ class Translator:
         if sym == "=":
             # x = $valueSet/@code: a Python set built once instead of a scan per test.
             if cb and tb in (NODES, ATTRS, SEQ) and ta in (NODES, ATTRS, SEQ, STR):
-                return f"cx:member({a}, {self._const(b, 'set')})", BOOL
+                return self._member(a, b), BOOL
             if ca and ta in (NODES, ATTRS, SEQ) and tb in (NODES, ATTRS, SEQ, STR):
-                return f"cx:member({b}, {self._const(a, 'set')})", BOOL
+                return self._member(b, a), BOOL
         if op in ("<", ">", "<=", ">=") and NUM not in (ta, tb):
             # XPath 2.0 compares untyped and string operands as strings, XPath 1.0 as numbers.
             return f"cx:compare('{op}', {a}, {b})", BOOL
@@ -516,6 +541,9 @@ class Translator:
 
     def _nest(self, pairs: list[tuple[str, Any]], body: Any, st: _State, kind: str) -> tuple[str, str]:
         name, seq_tok = pairs[0]
+        fast = self._membership(name, seq_tok, body, st, kind) if len(pairs) == 1 else None
+        if fast is not None:
+            return fast, BOOL
         lits = self.literal_items(seq_tok, st.scope)
         if lits is not None and len(lits) <= 40 and kind in ("every", "some"):
             # unrolled: one XPath expression per literal, no Python call per item
@@ -554,6 +582,25 @@ class Translator:
             return f"cx:for({seq}, {k})", (NODES if bt in _NODEISH else SEQ)
         return f"cx:{kind}({seq}, {k})", BOOL
 
+    def _membership(self, name: str, seq_tok: Any, body: Any, st: _State, kind: str) -> str | None:
+        """every/some $x in S satisfies $x = constant: one Python call, no per-item XPath."""
+        if kind not in ("every", "some"):
+            return None
+        b = _unparen(body)
+        if b.symbol != "=":
+            return None
+        for var, other in ((b[0], b[1]), (b[1], b[0])):
+            if var.symbol == "$" and str(var.value) == name:
+                sub = _State(st.scope)
+                const, ct = self._tr(other, sub)
+                if sub.ctx or sub.focus or ct not in (NODES, ATTRS, SEQ):
+                    return None
+                st.params.update(sub.params)
+                seq, _ = self._tr(seq_tok, st)
+                k = self._const(const, "set")
+                return f"cx:member({seq}, {k})" if kind == "some" else f"cx:allin({seq}, {k})"
+        return None
+
     def _for(self, tok: Any, st: _State) -> tuple[str, str]:
         pairs, body = self._bindings(tok)
         return self._nest(pairs, body, st, "for")
@@ -583,6 +630,13 @@ class Translator:
         if name == "key":
             if len(args) != 3 or args[0].symbol != "(string)":
                 raise Untranslatable("key() sans document")
+            third = _unparen(args[2])
+            if third.symbol == "(" and len(third) == 2 and third[0].symbol == "$" \
+                    and st.scope.types.get(str(third[0].value)) == MAP:
+                # key(k, v, $map(x)): the document stays on the Python side (its index too)
+                (v, _), (x, _) = self._tr(args[1], st), self._tr(third[1], st)
+                return (f"cx:mapkey({_literal(str(args[0].value))}, {v}, "
+                        f"'{third[0].value}', {x})"), NODES
             (v, _), (d, _) = self._tr(args[1], st), self._tr(args[2], st)
             return f"cx:key({_literal(str(args[0].value))}, {v}, {d})", NODES
         out = [self._tr(a, st) for a in args]
