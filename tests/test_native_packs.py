@@ -95,6 +95,8 @@ def _check_all(docs: Iterator[tuple[str, bytes]], packs: tuple[str, ...] | None)
 
 def test_every_pack_runs_natively() -> None:
     engine = PacksEngine(Settings(env="test"))
+    assert not any(k.startswith("engine.") for k in engine.describe())  # nothing prepared yet
+    engine.warm()
     info = engine.describe()
     wrong = {p: info[f"engine.{p}"] for p in PACKS if info[f"engine.{p}"] != "native (lxml)"}
     assert not wrong, wrong
@@ -249,4 +251,5 @@ def test_untranslatable_pack_falls_back_to_saxon(monkeypatch: pytest.MonkeyPatch
 def test_forced_saxon(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDACHECK_PACKS_ENGINE", "saxon")
     engine = PacksEngine(Settings(env="test"))
+    engine.warm(["header"])
     assert engine.describe()["engine.header"] == "saxon"

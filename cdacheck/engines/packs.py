@@ -301,9 +301,12 @@ class PacksEngine:
 
     def describe(self) -> dict[str, str]:
         out = {name: pack_version(name) for name in PACKS}
+        # The engine of each pack prepared so far (run or warmed): describing does not
+        # translate the other packs (a cold run of one N1 document would pay for all nine).
         for name in PACKS:
-            native = self.native(name)
-            out[f"engine.{name}"] = "native (lxml)" if native is not None else (
+            if name not in self._native:
+                continue
+            out[f"engine.{name}"] = "native (lxml)" if self._native[name] is not None else (
                 f"saxon ({self.fallbacks[name]})" if name in self.fallbacks else "saxon")
         kit = valuesets_info().get("kit")
         out["valuesets"] = f"kit {kit}" if kit else "absent"

@@ -57,8 +57,6 @@ from cdacheck.model import Hit
 _S = f"{{{SCH}}}"
 _X = f"{{{XSL}}}"
 _LOCK = threading.RLock()
-_SOURCES: list[Sub] = []  # every sub-expression of every translated pack (index = cx id)
-_CONSTS: list[Const] = []  # every constant set / index of every translated pack
 _CACHE: dict[tuple[str, str], NativeSchematron] = {}
 _VALUESETS: dict[str, tuple[int, int, etree._Element]] = {}
 
@@ -86,6 +84,7 @@ class _Rule:
     match: Evaluator
     tags: tuple[str, ...] | None
     params: tuple[str, ...]
+    match_text: str = ""
     lets: list[tuple[str, _Expr]] = field(default_factory=list)
     # The tests, grouped: (let name, literals, flags expression, indexes of the checks). A
     # test "not($v = 'lit') or rest" is true without evaluation when $v lacks the literals
@@ -262,10 +261,130 @@ def compile_native(path: Path, pack: str, phase: str | None = None) -> NativeSch
         if hit is not None:
             return hit
         t0 = time.perf_counter()
-        compiled = _Compiler(loaded, pack, phase).build()
+        ck = _cache_key(loaded, pack, phase)
+        plan = _cached_plan(ck, loaded)
+        if plan is None:
+            plan = _Compiler(loaded, pack, phase).plan()
+            from cdacheck.engines.schematron import diskcache
+
+            diskcache.store("native", ck, plan, forbidden=None)
+        compiled = _instantiate(plan, loaded.path)
         compiled.compile_ms = (time.perf_counter() - t0) * 1000
         _CACHE[key] = compiled
         return compiled
+
+
+_NATIVE_FILES = ("engine.py", "translate.py", "functions.py")
+
+
+def _cache_key(loaded: LoadedSchema, pack: str, phase: str | None) -> str:
+    import hashlib
+
+    from cdacheck.engines.schematron import diskcache
+
+    h = hashlib.sha256()
+    for name in _NATIVE_FILES:
+        h.update((Path(__file__).parent / name).read_bytes())
+    from importlib.metadata import version
+
+    return diskcache.key("native", loaded.digest, pack, phase or "", h.hexdigest(),
+                         version("elementpath"), ".".join(map(str, etree.LXML_VERSION)))
+
+
+def _cached_plan(ck: str, loaded: LoadedSchema) -> dict[str, Any] | None:
+    """The stored translation, when every value set it read is still the same file."""
+    from cdacheck.engines.schematron import diskcache
+
+    plan = diskcache.load("native", ck)
+    if not isinstance(plan, dict) or plan.get("format") != _PLAN_FORMAT:
+        return None
+    for uri, digest in plan["documents"].items():
+        if _file_digest(loaded.path.parent / uri) != digest:
+            return None
+    return plan
+
+
+def _file_digest(path: Path) -> str | None:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+_PLAN_FORMAT = 1
+
+
+def _instantiate(plan: dict[str, Any], path: Path) -> NativeSchematron:
+    """Compile a translation (fresh or from the disk cache) into XPath objects and constants."""
+    ns = plan["namespaces"]
+
+    def xp(text: str) -> etree.XPath:
+        return etree.XPath(text, namespaces=ns)
+
+    def expr(spec: list[Any]) -> _Expr:
+        return _Expr(xp(spec[0]), tuple(spec[1]), spec[0])
+
+    constants: dict[str, Any] = {var: [_valueset(path.parent / uri)] for var, uri in plan["docs"].items()}
+    maps: dict[str, dict[str, Any]] = {}
+    state = fx.STATE
+    saved = state.env, state.maps, state.locals
+    state.env, state.maps, state.locals = constants, maps, {}
+    try:
+        fx.KEY_DECLS.update({k: (v[0], v[1]) for k, v in plan["keys"].items()})
+        holder = etree.Element("cx-constant")
+        for kind, name, *rest in plan["constants"]:
+            if kind == "let":
+                text, params = rest
+                constants[name] = fx.for_xpath(xp(text)(holder, **{p: constants[p] for p in params}))
+            else:  # a map: key -> ["doc", var] | ["xpath", text, params]
+                table: dict[str, Any] = {}
+                for key, how, *spec in rest[0]:
+                    table[key] = list(constants[spec[0]]) if how == "doc" else \
+                        xp(spec[0])(holder, **{p: constants[p] for p in spec[1]})
+                maps[name] = table
+        for index, text, params, local in plan["subs"]:
+            fx.SUBS[index] = fx.CompiledSub(xp(text), tuple(params), local)
+        for index, text, params, kind in plan["consts"]:
+            value = xp(text)(holder, **{p: constants[p] for p in params})
+            fx.CONSTS[index] = frozenset(fx.as_strings(value)) if kind == "set" else fx.items(value)
+    finally:
+        state.env, state.maps, state.locals = saved
+    patterns = []
+    for pid, rules in plan["patterns"]:
+        out = []
+        for r in rules:
+            rule = _Rule(context=r["context"], match=xp(r["match"]),
+                         tags=tuple(r["tags"]) if r["tags"] is not None else None,
+                         params=tuple(r["params"]))
+            rule.lets = [(name, expr(spec)) for name, spec in r["lets"]]
+            rule.groups = [(var, frozenset(lits), expr(spec), list(indexes))
+                           for var, lits, spec, indexes in r["groups"]]
+            rule.checks = [_Check(AssertInfo(**info), [p if isinstance(p, str) else expr(p) for p in pieces])
+                           for info, pieces in r["checks"]]
+            out.append(rule)
+        patterns.append((pid, out))
+    return NativeSchematron(path=path, pack=plan["pack"], phase=plan["phase"], digest=plan["digest"],
+                            asserts=[AssertInfo(**a) for a in plan["asserts"]], patterns=patterns,
+                            constants=constants,
+                            doc_lets=[(name, expr(spec)) for name, spec in plan["doc_lets"]], maps=maps)
+
+
+def _valueset(target: Path) -> etree._Element:
+    """A value-set file parsed once per process (again when it changes)."""
+    target = target.resolve()
+    try:
+        st = target.stat()
+    except OSError as exc:
+        raise Untranslatable(f"document introuvable : {target.name}") from exc
+    cached = _VALUESETS.get(str(target))
+    if cached is not None and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
+        return cached[2]
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+    root = etree.parse(str(target), parser).getroot()
+    _VALUESETS[str(target)] = (st.st_mtime_ns, st.st_size, root)
+    return root
 
 
 class _Compiler:
@@ -280,9 +399,11 @@ class _Compiler:
         self.ns = {k: v for k, v in _ns_map(root).items() if k not in ("xsl", "svrl")}
         self.xpath_ns = dict(self.ns)
         self.xpath_ns["cx"] = CX
-        self.start = len(_SOURCES)
-        self.const_start = len(_CONSTS)
-        self.tr = Translator(self.ns, _SOURCES, _CONSTS)
+        self.subs: list[Sub] = []
+        self.consts: list[Const] = []
+        self.base = int(loaded.digest[:8] or "0", 16) * 10000
+        self.tr = Translator(self.ns, self.subs, self.consts, self.base)
+        self.recipe: list[list[Any]] = []  # constant lets and maps, in order (see _instantiate)
         self.tr.resolve = self._resolve
         self.scope = Scope()
         self.constants: dict[str, Any] = {}
@@ -295,6 +416,38 @@ class _Compiler:
             return etree.XPath(text, namespaces=self.xpath_ns)
         except etree.XPathSyntaxError as exc:
             raise Untranslatable(f"XPath 1.0 invalide après traduction : {text[:160]} ({exc})") from exc
+
+    def plan(self) -> dict[str, Any]:
+        """The translation as plain data (what the disk cache keeps)."""
+        from dataclasses import asdict
+
+        native = self.build()
+
+        def spec(e: _Expr) -> list[Any]:
+            return [e.text, list(e.params)]
+
+        patterns = []
+        for pid, rules in native.patterns:
+            patterns.append([pid, [{
+                "context": r.context, "match": r.match_text, "tags": r.tags, "params": r.params,
+                "lets": [[name, spec(e)] for name, e in r.lets],
+                "groups": [[var, sorted(lits), spec(e), idx] for var, lits, e, idx in r.groups],
+                "checks": [[asdict(c.info), [p if isinstance(p, str) else spec(p) for p in c.pieces]]
+                           for c in r.checks],
+            } for r in rules]])
+        return {
+            "format": _PLAN_FORMAT, "pack": self.pack, "phase": native.phase,
+            "digest": self.loaded.digest, "namespaces": self.xpath_ns,
+            "docs": {var: uri for uri, var in self.tr.documents.items()},
+            "documents": {uri: _file_digest(self.loaded.path.parent / uri) for uri in self.tr.documents},
+            "keys": {k: list(v) for k, v in self.keys.items()},
+            "constants": self.recipe,
+            "subs": [[self.base + i, s.xpath, list(s.params), s.local] for i, s in enumerate(self.subs)],
+            "consts": [[self.base + i, c.xpath, list(c.params), c.kind] for i, c in enumerate(self.consts)],
+            "asserts": [asdict(a) for a in native.asserts],
+            "patterns": patterns,
+            "doc_lets": [[name, spec(e)] for name, e in native.doc_lets],
+        }
 
     def build(self) -> NativeSchematron:
         state = fx.STATE
@@ -336,15 +489,10 @@ class _Compiler:
             patterns.append((pid, [self.rule(r, p, pid, asserts) for r in rules]))
         for var, uri in ((v, u) for u, v in self.tr.documents.items()):
             self.constants.setdefault(var, [self._valueset(uri)])
-        for i in range(self.start, len(_SOURCES)):
-            sub = _SOURCES[i]
-            fx.SUBS[i] = fx.CompiledSub(self.xpath(sub.xpath), sub.params, sub.local)
-        fx.KEY_DECLS.update(self.keys)
-        holder = etree.Element("cx-constant")
-        for i in range(self.const_start, len(_CONSTS)):
-            c = _CONSTS[i]
-            value = self.xpath(c.xpath)(holder, **{p: self.constants[p] for p in c.params})
-            fx.CONSTS[i] = frozenset(fx.as_strings(value)) if c.kind == "set" else fx.items(value)
+        for sub in self.subs:  # every sub-expression must compile (else: Untranslatable)
+            self.xpath(sub.xpath)
+        for c in self.consts:
+            self.xpath(c.xpath)
         return NativeSchematron(path=self.loaded.path, pack=self.pack, phase=phase_name,
                                 digest=self.loaded.digest, asserts=asserts, patterns=patterns,
                                 constants=self.constants, doc_lets=self.doc_lets, maps=self.maps)
@@ -366,18 +514,7 @@ class _Compiler:
         self.keys[el.get("name", "")] = (match, use[1:])
 
     def _valueset(self, uri: str) -> etree._Element:
-        target = (self.loaded.path.parent / uri).resolve()
-        try:
-            st = target.stat()
-        except OSError as exc:
-            raise Untranslatable(f"document introuvable : {uri}") from exc
-        cached = _VALUESETS.get(str(target))
-        if cached is not None and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
-            return cached[2]
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
-        root = etree.parse(str(target), parser).getroot()
-        _VALUESETS[str(target)] = (st.st_mtime_ns, st.st_size, root)
-        return root
+        return _valueset(self.loaded.path.parent / uri)
 
     def global_let(self, let: etree._Element) -> None:
         name, value = let.get("name", ""), let.get("value")
@@ -401,12 +538,14 @@ class _Compiler:
                 self.constants.setdefault(var, [self._valueset(uri)])
             holder = etree.Element("cx-constant")
             self.constants[name] = fx.for_xpath(expr.xpath(holder, **{p: self.constants[p] for p in out.params}))
+            self.recipe.append(["let", name, out.xpath, list(out.params)])
         else:
             self.scope.dependent.add(name)
             self.doc_lets.append((name, expr))
 
     def _map_let(self, name: str, tok: Any) -> None:
         table: dict[str, Any] = {}
+        recipe: list[list[Any]] = []
         for k, v in zip(tok, tok._values):
             if k.symbol != "(string)":
                 raise Untranslatable("clé de table calculée")
@@ -420,17 +559,21 @@ class _Compiler:
             if doc is not None:
                 # the value set itself, not a proxy XPath returned (see functions.f_key)
                 table[str(k.value)] = list(self.constants[doc.group(1)])
+                recipe.append([str(k.value), "doc", doc.group(1)])
             else:
                 table[str(k.value)] = self.xpath(out.xpath)(holder, **{p: self.constants[p] for p in out.params})
+                recipe.append([str(k.value), "xpath", out.xpath, list(out.params)])
         self.maps[name] = table
+        self.recipe.append(["map", name, recipe])
         self.scope.types[name] = MAP
 
     def rule(self, rule: etree._Element, p: etree._Element, pid: str, asserts: list[AssertInfo]) -> _Rule:
         context = rule.get("context", "")
         cond, tags, params = self.tr.pattern(context, self.scope)
-        match = self.xpath(f"$cx_c[{cond}]")
-        out = _Rule(context=context, match=match, tags=tuple(sorted(tags)) if tags is not None else None,
-                    params=params)
+        match_text = f"$cx_c[{cond}]"
+        out = _Rule(context=context, match=self.xpath(match_text),
+                    tags=tuple(sorted(tags)) if tags is not None else None, params=params,
+                    match_text=match_text)
         scope = self.scope.child()
         rule_role = rule.get("role") or p.get("role")
         grouped: dict[tuple[str | None, frozenset[str]], list[tuple[int, Any]]] = {}

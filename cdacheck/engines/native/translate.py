@@ -17,10 +17,9 @@ strings in XPath 2.0 and numbers in XPath 1.0; ``E/(b | c)`` is distributed over
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from elementpath.tdop import Parser as _TdopParser
-from elementpath.xpath31 import XPath31Parser
 
 from cdacheck.engines.schematron.xpath import CX, split_literals
 
@@ -33,29 +32,36 @@ class Untranslatable(Exception):
     """The expression uses something the native engine does not translate."""
 
 
-class _Parser(XPath31Parser):
-    symbol_table = {**XPath31Parser.symbol_table}
+@lru_cache(maxsize=1)
+def _parser_class() -> Any:
+    """elementpath's XPath 3.1 parser with current(), document() and key() declared and no
+    static evaluation (imported on first use: a translation read from the disk cache
+    needs no parser)."""
+    from elementpath.tdop import Parser as TdopParser
+    from elementpath.xpath31 import XPath31Parser
 
-    def parse(self, source: str) -> Any:
-        """The syntax tree only: no static evaluation (which needs a locale, value types...)."""
-        if self.tokenizer is None:
-            self.tokenizer = self.create_tokenizer(self.symbol_table)
-        return _TdopParser.parse(self, source)
+    class _Parser(XPath31Parser):  # type: ignore[misc]
+        symbol_table = {**XPath31Parser.symbol_table}
 
+        def parse(self, source: str) -> Any:
+            if self.tokenizer is None:
+                self.tokenizer = self.create_tokenizer(self.symbol_table)
+            return TdopParser.parse(self, source)
 
-def _declare(name: str, nargs: Any) -> None:
-    def evaluate(self: Any, context: Any = None) -> list[Any]:
-        return []
+    def declare(name: str, nargs: Any) -> None:
+        def evaluate(self: Any, context: Any = None) -> list[Any]:
+            return []
 
-    def select(self: Any, context: Any = None) -> Any:
-        return iter(())
+        def select(self: Any, context: Any = None) -> Any:
+            return iter(())
 
-    _Parser.method(_Parser.function(name, nargs=nargs))(evaluate)
-    _Parser.method(name)(select)
+        _Parser.method(_Parser.function(name, nargs=nargs))(evaluate)
+        _Parser.method(name)(select)
 
+    for name, nargs in (("key", (2, 3)), ("document", (1, 2)), ("current", 0)):
+        declare(name, nargs)
+    return _Parser
 
-for _name, _nargs in (("key", (2, 3)), ("document", (1, 2)), ("current", 0)):
-    _declare(_name, _nargs)
 
 _AXES = {"self", "parent", "ancestor", "ancestor-or-self", "child", "descendant",
          "descendant-or-self", "preceding-sibling", "following-sibling", "preceding",
@@ -122,13 +128,17 @@ class Scope:
 class Translator:
     """Translates the expressions of one pack; collects the documents and sub-expressions."""
 
-    def __init__(self, namespaces: dict[str, str], subs: list[Sub], consts: list[Const]) -> None:
+    def __init__(self, namespaces: dict[str, str], subs: list[Sub], consts: list[Const],
+                 base: int = 0) -> None:
+        # Sub-expressions and constants are numbered from ``base`` (one range per pack, from
+        # its digest, so that a translation read back from the disk cache keeps its numbers).
+        self.base = base
         self.consts = consts
         # The string values of a constant expression (set by the engine, which has the
         # value sets); None: constants are only looked up at run time.
         self.resolve: Any = None
         self.namespaces = {k: v for k, v in namespaces.items() if k not in ("cx",)}
-        self.parser = _Parser(namespaces=self.namespaces)
+        self.parser = _parser_class()(namespaces=self.namespaces)
         self.subs = subs
         self.documents: dict[str, str] = {}  # literal URI -> variable name
 
@@ -397,7 +407,7 @@ class Translator:
 
     def _sub(self, body: str, params: set[str], local: str | None) -> int:
         self.subs.append(Sub(body, tuple(sorted(params)), local))
-        return len(self.subs) - 1
+        return self.base + len(self.subs) - 1
 
     def _filter(self, tok: Any, st: _State) -> tuple[str, str]:
         base, bt, constant = self._operand(tok[0], st)
@@ -475,7 +485,7 @@ class Translator:
 
     def _const(self, text: str, kind: str) -> int:
         self.consts.append(Const(text, tuple(sorted(set(_params_of(text)))), kind))
-        return len(self.consts) - 1
+        return self.base + len(self.consts) - 1
 
     def _member(self, operand: str, const_text: str) -> str:
         """``operand = constant``: a literal or-chain for a small constant (plain XPath),
