@@ -301,6 +301,8 @@ class PacksEngine:
 
     def describe(self) -> dict[str, str]:
         out = {name: pack_version(name) for name in PACKS}
+        out["engine"] = ("saxon (CDACHECK_PACKS_ENGINE=saxon)" if self.engine_choice == "saxon" else
+                         "native (lxml); Saxon for a pack that does not translate")
         # The engine of each pack prepared so far (run or warmed): describing does not
         # translate the other packs (a cold run of one N1 document would pay for all nine).
         for name in PACKS:

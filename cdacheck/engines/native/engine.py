@@ -232,18 +232,19 @@ def _unparen(tok: Any) -> Any:
 
 
 def saxon_path(el: etree._Element, memo: dict[Any, str]) -> str:
-    """``fn:path()`` of an element as Saxon writes it: ``/Q{ns}local[n]`` steps."""
-    hit = memo.get(el)
-    if hit is not None:
-        return hit
-    parent = el.getparent()
-    qn = etree.QName(el)
-    pos = 1
-    for sib in el.itersiblings(el.tag, preceding=True):
-        pos += 1
-    step = f"/Q{{{qn.namespace or ''}}}{qn.localname}[{pos}]"
-    path = (saxon_path(parent, memo) if parent is not None else "") + step
-    memo[el] = path
+    """``fn:path()`` of an element as Saxon writes it: ``/Q{ns}local[n]`` steps
+    (iterative: a hostile document may be thousands of levels deep)."""
+    chain = []
+    node: etree._Element | None = el
+    while node is not None and node not in memo:
+        chain.append(node)
+        node = node.getparent()
+    path = memo[node] if node is not None else ""
+    for n in reversed(chain):
+        qn = etree.QName(n)
+        pos = 1 + sum(1 for _ in n.itersiblings(n.tag, preceding=True))
+        path += f"/Q{{{qn.namespace or ''}}}{qn.localname}[{pos}]"
+        memo[n] = path
     return path
 
 
