@@ -76,6 +76,9 @@ class _Expr:
 class _Check:
     info: AssertInfo
     pieces: list[str | _Expr]
+    test: str = ""  # its test alone (the guard taken off), for the evaluation over many nodes
+    test_params: tuple[str, ...] = ()
+    batch: Any = None  # ``$cx_nodes[...]`` compiled on first use
 
 
 @dataclass
@@ -85,6 +88,9 @@ class _Rule:
     tags: tuple[str, ...] | None
     params: tuple[str, ...]
     match_text: str = ""
+    # no let, no guard, no current(), no position(): its asserts can be evaluated over all the
+    # nodes it fired on, one call per assert instead of one per node
+    batchable: bool = False
     lets: list[tuple[str, _Expr]] = field(default_factory=list)
     # The tests, grouped: (let name, literals, flags expression, indexes of the checks). A
     # test "not($v = 'lit') or rest" is true without evaluation when $v lacks the literals
@@ -106,6 +112,7 @@ class NativeSchematron:
     constants: dict[str, Any]
     doc_lets: list[tuple[str, _Expr]]
     maps: dict[str, dict[str, Any]]
+    namespaces: dict[str, str] = field(default_factory=dict)
     compile_ms: float = 0.0
 
     def results(self, doc: ParsedDocument) -> list[SvrlResult]:
@@ -142,9 +149,42 @@ class NativeSchematron:
                     claimed.add(el)
                     fired.append((order[el], rule, el))
             fired.sort(key=lambda f: f[0])
+            batched = self._batches(fired, root, env)
             for _, rule, el in fired:
-                self._fire(rule, el, env, pid, out, paths)
+                fails = batched.get(id(rule))
+                if fails is None:
+                    self._fire(rule, el, env, pid, out, paths)
+                elif el in fails:
+                    local = dict(env)
+                    local["cx_current"] = el
+                    self._emit(rule, el, local, pid, out, paths, fails[el])
             state.env = env
+        return out
+
+    def _batches(self, fired: list[tuple[int, _Rule, etree._Element]], root: etree._Element,
+                 env: dict[str, Any]) -> dict[int, dict[Any, list[int]]]:
+        """Failed checks per node for the rules fired on more nodes than they have asserts."""
+        nodes: dict[int, list[etree._Element]] = {}
+        rules: dict[int, _Rule] = {}
+        for _, rule, el in fired:
+            if rule.batchable:
+                nodes.setdefault(id(rule), []).append(el)
+                rules[id(rule)] = rule
+        out: dict[int, dict[Any, list[int]]] = {}
+        fx.STATE.env = env
+        for rid, els in nodes.items():
+            rule = rules[rid]
+            if len(els) < 3 or len(rule.checks) >= len(els):
+                continue
+            fails: dict[Any, list[int]] = {}
+            for i, check in enumerate(rule.checks):
+                if check.batch is None:
+                    keep = "not(boolean({}))" if check.info.kind == "assert" else "boolean({})"
+                    check.batch = etree.XPath(f"$cx_nodes[{keep.format(check.test)}]",
+                                              namespaces=self.namespaces)
+                for el in check.batch(root, cx_nodes=els, **{p: env[p] for p in check.test_params}):
+                    fails.setdefault(el, []).append(i)
+            out[rid] = fails
         return out
 
     def _fire(self, rule: _Rule, el: etree._Element, env: dict[str, Any], pid: str,
@@ -168,10 +208,18 @@ class NativeSchematron:
             got = str(expr.xpath(el, **{p: local[p] for p in expr.params}))
             for i, f in zip(indexes, got):
                 flags[i] = f
-        for flag, check in zip(flags, rule.checks):
+        failed = [i for i, (flag, check) in enumerate(zip(flags, rule.checks))
+                  if (flag == "0") == (check.info.kind == "assert")]
+        if failed:
+            self._emit(rule, el, local, pid, out, paths, failed)
+
+    def _emit(self, rule: _Rule, el: etree._Element, local: dict[str, Any], pid: str,
+              out: list[SvrlResult], paths: dict[Any, str], failed: list[int]) -> None:
+        """The results of the failed asserts / successful reports ``failed`` (indexes)."""
+        fx.STATE.env = local
+        for i in failed:
+            check = rule.checks[i]
             info = check.info
-            if (flag == "0") != (info.kind == "assert"):
-                continue
             parts = []
             for piece in check.pieces:
                 if isinstance(piece, str):
@@ -314,7 +362,7 @@ def _file_digest(path: Path) -> str | None:
         return None
 
 
-_PLAN_FORMAT = 1
+_PLAN_FORMAT = 2
 
 
 def _instantiate(plan: dict[str, Any], path: Path) -> NativeSchematron:
@@ -362,14 +410,17 @@ def _instantiate(plan: dict[str, Any], path: Path) -> NativeSchematron:
             rule.lets = [(name, expr(spec)) for name, spec in r["lets"]]
             rule.groups = [(var, frozenset(lits), expr(spec), list(indexes))
                            for var, lits, spec, indexes in r["groups"]]
-            rule.checks = [_Check(AssertInfo(**info), [p if isinstance(p, str) else expr(p) for p in pieces])
-                           for info, pieces in r["checks"]]
+            rule.checks = [_Check(AssertInfo(**info), [p if isinstance(p, str) else expr(p) for p in pieces],
+                                  test, tuple(test_params))
+                           for info, pieces, test, test_params in r["checks"]]
+            rule.batchable = r["batchable"]
             out.append(rule)
         patterns.append((pid, out))
     return NativeSchematron(path=path, pack=plan["pack"], phase=plan["phase"], digest=plan["digest"],
                             asserts=[AssertInfo(**a) for a in plan["asserts"]], patterns=patterns,
                             constants=constants,
-                            doc_lets=[(name, expr(spec)) for name, spec in plan["doc_lets"]], maps=maps)
+                            doc_lets=[(name, expr(spec)) for name, spec in plan["doc_lets"]], maps=maps,
+                            namespaces=ns)
 
 
 def _valueset(target: Path) -> etree._Element:
@@ -433,8 +484,9 @@ class _Compiler:
                 "context": r.context, "match": r.match_text, "tags": r.tags, "params": r.params,
                 "lets": [[name, spec(e)] for name, e in r.lets],
                 "groups": [[var, sorted(lits), spec(e), idx] for var, lits, e, idx in r.groups],
-                "checks": [[asdict(c.info), [p if isinstance(p, str) else spec(p) for p in c.pieces]]
-                           for c in r.checks],
+                "checks": [[asdict(c.info), [p if isinstance(p, str) else spec(p) for p in c.pieces],
+                            c.test, list(c.test_params)] for c in r.checks],
+                "batchable": r.batchable,
             } for r in rules]])
         return {
             "format": _PLAN_FORMAT, "pack": self.pack, "phase": native.phase,
@@ -612,7 +664,7 @@ class _Compiler:
                 asserts.append(info)
                 var, lits, rest = self._guard(test, scope, {n for n, _ in out.lets})
                 grouped.setdefault((var, lits), []).append((len(out.checks), rest))
-                out.checks.append(_Check(info, self._pieces(child, scope)))
+                out.checks.append(_Check(info, self._pieces(child, scope), rest.xpath, tuple(rest.params)))
         for (var, lits), members in grouped.items():
             texts, params = [], set()
             for _, t in members:
@@ -621,6 +673,9 @@ class _Compiler:
             text = "concat('', " + ", ".join(texts) + ")"
             out.groups.append((var, lits, _Expr(self.xpath(text), tuple(sorted(params)), text),
                                [i for i, _ in members]))
+        out.batchable = bool(out.checks) and not out.lets and all(g[0] is None for g in out.groups) and all(
+            "cx_current" not in c.test_params and "position()" not in c.test and "last()" not in c.test
+            for c in out.checks)
         return out
 
     def _guard(self, test: str, scope: Scope, lets: set[str]) -> tuple[str | None, frozenset[str], Any]:
