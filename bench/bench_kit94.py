@@ -35,6 +35,7 @@ kit, passes, mode = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 docs = sorted((kit / "ExemplesCDA").glob("*.xml"))
 data = [(d.name, d.read_bytes()) for d in docs]
 times = {name: [] for name, _ in data}
+spent = [0.0]  # ms spent in the packs engine during the current document
 if mode == "floor":
     from lxml import etree
     import cdacheck.engines.xsd as X
@@ -45,17 +46,30 @@ if mode == "floor":
         schema.validate(etree.fromstring(raw, parser))
 else:
     from cdacheck.config import Settings
+    from cdacheck.engines import packs
     from cdacheck.pipeline import Runner
+    # Stage breakdown: the time spent in the packs engine (our rule packs), per document.
+    plain_run = packs.PacksEngine.run
+    def timed_run(self, *a, **k):
+        t0 = time.perf_counter()
+        try:
+            return plain_run(self, *a, **k)
+        finally:
+            spent[0] += time.perf_counter() - t0
+    packs.PacksEngine.run = timed_run
     runner = Runner(Settings(env="test"))
     def run(raw):
         runner.check_document(raw, "<bench>")
+stages = {name: [] for name, _ in data}
 for p in range(passes + 1):
     for name, raw in data:
+        spent[0] = 0.0
         t = time.perf_counter()
         run(raw)
         if p:
             times[name].append((time.perf_counter() - t) * 1000)
-print(json.dumps(times))
+            stages[name].append(spent[0] * 1000)
+print(json.dumps({"total": times, "packs": stages}))
 """
 
 
@@ -63,7 +77,12 @@ def _worker(python: str, cwd: Path, passes: int, mode: str) -> dict[str, list[fl
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run([python, "-c", WORKER, str(KIT), str(passes), mode], cwd=cwd, env=env,
                          capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    result = json.loads(out.stdout)
+    _merge(_STAGES.setdefault((python, mode), {}), result["packs"])
+    return result["total"]
+
+
+_STAGES: dict[tuple[str, str], dict[str, list[float]]] = {}  # (python, mode) -> packs stage ms
 
 
 def _cold(python: str, cwd: Path) -> float:
@@ -119,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         st = _stats(warm[name])
         print(f"| {name} | {st['median']:.2f} | {st['p90']:.2f} | {st['max']:.2f} | "
               f"{st['median'] / fl['median']:.1f} | {statistics.median(cold[name]):.2f} |")
+    print("| side | packs stage: warm median ms/doc | p90 | max | share of the median |")
+    print("|---|---|---|---|---|")
+    for name, (python, _) in sides.items():
+        st, total = _stats(_STAGES[(python, "default")]), _stats(warm[name])["median"]
+        print(f"| {name} | {st['median']:.2f} | {st['p90']:.2f} | {st['max']:.2f} | "
+              f"{100 * st['median'] / total:.0f} % |")
     if "baseline" in sides:
         b, c = _stats(warm["baseline"])["median"], _stats(warm["current"])["median"]
         print(f"warm median change: {100 * (c - b) / b:+.1f} %")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -34,6 +35,7 @@ from cdacheck.model import DocumentFacts, EngineName, Hit, Severity
 from cdacheck.registry import Registry, RuleSpec
 
 if TYPE_CHECKING:
+    from cdacheck.engines.native import NativeSchematron
     from cdacheck.engines.schematron import CompiledSchematron
 
 SCH_NS = "http://purl.oclc.org/dsdl/schematron"
@@ -229,6 +231,12 @@ class PacksEngine:
                              f"(disponibles : {', '.join(PACKS)})")
         self.settings = settings
         self._packs: dict[str, CompiledSchematron] = {}
+        # Engine per pack: "native" (lxml, cdacheck.engines.native) when the whole pack
+        # translates, else Saxon with the reason kept for describe(). CDACHECK_PACKS_ENGINE=saxon
+        # forces Saxon for every pack (comparisons, a suspected translation bug).
+        self.engine_choice = os.environ.get("CDACHECK_PACKS_ENGINE", "auto").strip().lower() or "auto"
+        self._native: dict[str, NativeSchematron | None] = {}
+        self.fallbacks: dict[str, str] = {}
 
     def _compiled(self, name: str) -> CompiledSchematron:
         # Kept here too: compile_schematron's own cache re-reads the .sch to key it.
@@ -237,6 +245,23 @@ class PacksEngine:
             from cdacheck.engines.schematron import compile_schematron
 
             compiled = self._packs[name] = compile_schematron(pack_path(name), pack_name=name)
+        return compiled
+
+    def native(self, name: str) -> NativeSchematron | None:
+        """The pack translated for the native engine, or None (then it runs through Saxon)."""
+        if name in self._native:
+            return self._native[name]
+        compiled = None
+        if self.engine_choice != "saxon":
+            from cdacheck.engines.native import Untranslatable, compile_native
+
+            try:
+                compiled = compile_native(pack_path(name), name)
+            except Untranslatable as exc:
+                self.fallbacks[name] = str(exc)[:300]
+            except Exception as exc:  # noqa: BLE001 - Saxon reports what is really broken
+                self.fallbacks[name] = f"{type(exc).__name__}: {str(exc)[:280]}"
+        self._native[name] = compiled
         return compiled
 
     def run(self, doc: ParsedDocument, facts: DocumentFacts, detection: Detection) -> list[Hit]:
@@ -248,6 +273,13 @@ class PacksEngine:
         hits: list[Hit] = []
         node = None
         for name in names:
+            native = self.native(name)
+            if native is not None:
+                try:
+                    hits.extend(native.run(doc))
+                except Exception as exc:
+                    hits.append(_internal(R_RUN.id, doc, name, exc))
+                continue
             try:
                 compiled = self._compiled(name)
             except Exception as exc:  # a broken pack must not hide the other packs' results
@@ -264,10 +296,20 @@ class PacksEngine:
     def warm(self, names: Iterable[str] | None = None) -> None:
         """Compile packs ahead of the first document (benchmarks, long runs)."""
         for name in names or PACKS:
-            self._compiled(name)
+            if self.native(name) is None:
+                self._compiled(name)
 
     def describe(self) -> dict[str, str]:
         out = {name: pack_version(name) for name in PACKS}
+        out["engine"] = ("saxon (CDACHECK_PACKS_ENGINE=saxon)" if self.engine_choice == "saxon" else
+                         "native (lxml); Saxon for a pack that does not translate")
+        # The engine of each pack prepared so far (run or warmed): describing does not
+        # translate the other packs (a cold run of one N1 document would pay for all nine).
+        for name in PACKS:
+            if name not in self._native:
+                continue
+            out[f"engine.{name}"] = "native (lxml)" if self._native[name] is not None else (
+                f"saxon ({self.fallbacks[name]})" if name in self.fallbacks else "saxon")
         kit = valuesets_info().get("kit")
         out["valuesets"] = f"kit {kit}" if kit else "absent"
         return out
