@@ -14,6 +14,7 @@ run both ways, and an untranslatable pack must fall back to Saxon, never be skip
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from functools import cache
@@ -251,3 +252,24 @@ def test_forced_saxon(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = PacksEngine(Settings(env="test"))
     engine.warm(["header"])
     assert engine.describe()["engine.header"] == "saxon"
+
+
+def test_regex_translations_are_kept_across_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """XSD regexes are translated once (elementpath) and read back from the user cache by
+    the next process, which then needs no elementpath import at all."""
+    import subprocess
+    import sys
+
+    from cdacheck.engines.native import functions
+
+    monkeypatch.setenv("CDACHECK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(functions, "_REGEX_TABLE", None)
+    functions._regex.cache_clear()
+    assert functions._regex(r"\d{3}\i", "").pattern  # XSD's \i has no Python equivalent
+    probe = ("import sys; from cdacheck.engines.native import functions as f; "
+             "p = f._regex(r'\\d{3}\\i', ''); "
+             "print(bool(p.match('123a')), 'elementpath.regex' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**os.environ, "CDACHECK_CACHE_DIR": str(tmp_path)}).stdout.split()
+    assert out == ["True", "False"]
+    functions._regex.cache_clear()

@@ -119,12 +119,43 @@ def _ebv(value: Any) -> bool:
 
 @lru_cache(maxsize=512)
 def _regex(pattern: str, flags: str) -> re.Pattern[str]:
-    from elementpath.regex import translate_pattern
-
     f = 0
     for ch in flags:
         f |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}.get(ch, 0)
-    return re.compile(translate_pattern(pattern, flags=f, xsd_version="1.1"), f)
+    return re.compile(_translated(pattern, flags, f), f)
+
+
+# XSD regex -> Python regex, kept across processes: importing elementpath.regex costs about
+# 190 ms, most of a cold one-document run once the packs' translations come from the disk
+# cache. Keyed by the elementpath version; a damaged or absent file is a miss.
+_REGEX_TABLE: dict[str, str] | None = None
+
+
+def _regex_key() -> str:
+    from importlib.metadata import version
+
+    from cdacheck.engines.schematron import diskcache
+
+    return diskcache.key("native-regex", version("elementpath"))
+
+
+def _translated(pattern: str, flags: str, f: int) -> str:
+    global _REGEX_TABLE
+    from cdacheck.engines.schematron import diskcache
+
+    if _REGEX_TABLE is None:
+        loaded = diskcache.load("native-regex", _regex_key())
+        _REGEX_TABLE = loaded if isinstance(loaded, dict) else {}
+    entry = f"{flags}\x00{pattern}"
+    hit = _REGEX_TABLE.get(entry)
+    if isinstance(hit, str):
+        return hit
+    from elementpath.regex import translate_pattern
+
+    out: str = translate_pattern(pattern, flags=f, xsd_version="1.1")
+    _REGEX_TABLE[entry] = out
+    diskcache.store("native-regex", _regex_key(), _REGEX_TABLE)
+    return out
 
 
 def _replacement(rep: str) -> str:
