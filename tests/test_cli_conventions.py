@@ -84,13 +84,17 @@ def test_a_check_that_cannot_run_exits_2_and_names_each_input_once(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from cdacheck.engines.packs import PacksEngine
 
-    def broken(self: PacksEngine, name: str) -> None:
-        raise RuntimeError(f"paquet {name} illisible")
+    class Broken:
+        def __init__(self, name: str) -> None:
+            self.name = name
 
-    monkeypatch.setattr(PacksEngine, "_compiled", broken)
+        def run(self, doc: object) -> None:
+            raise RuntimeError(f"paquet {self.name} illisible")
+
+    monkeypatch.setattr(PacksEngine, "native", lambda self, name: Broken(name))
     good = str(DOCS / "ldl-ses-n1.xml")
     assert main(["--env", "test", "--isolated", good, BAD]) == 2
     captured = capsys.readouterr()
-    assert "INT101" in captured.out and "illisible" in captured.out
+    assert "INT103" in captured.out and "illisible" in captured.out
     line = next(x for x in captured.err.splitlines() if "vérification incomplète" in x)
     assert line.endswith(f"pour : {good}, {BAD}"), line  # each once, in order

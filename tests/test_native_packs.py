@@ -94,9 +94,10 @@ def _check_all(docs: Iterator[tuple[str, bytes]], packs: tuple[str, ...]) -> int
 
 def test_every_pack_runs_natively() -> None:
     engine = PacksEngine(Settings(env="test"))
-    assert not any(k.startswith("engine.") for k in engine.describe())  # nothing prepared yet
+    assert not engine.pack_engines()  # nothing prepared yet
+    assert not any(k.startswith("engine.") for k in engine.describe())  # never in the report
     engine.warm()
-    info = engine.describe()
+    info = engine.pack_engines()
     wrong = {p: info[f"engine.{p}"] for p in PACKS if info[f"engine.{p}"] != "native (lxml)"}
     assert not wrong, wrong
 
@@ -244,14 +245,14 @@ def test_untranslatable_pack_falls_back_to_saxon(monkeypatch: pytest.MonkeyPatch
     engine = PacksEngine(Settings(env="test"))
     hits = [_key(h) for h in engine.run(doc, facts, det)]
     assert hits == reference and any(k[0] == "SCH/header/hdr-realm-code" for k in hits)
-    assert engine.describe()["engine.header"].startswith("saxon (construction non traduite")
+    assert engine.pack_engines()["engine.header"].startswith("saxon (construction non traduite")
 
 
 def test_forced_saxon(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDACHECK_PACKS_ENGINE", "saxon")
     engine = PacksEngine(Settings(env="test"))
     engine.warm(["header"])
-    assert engine.describe()["engine.header"] == "saxon"
+    assert engine.pack_engines()["engine.header"] == "saxon"
 
 
 def test_regex_translations_are_kept_across_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -261,6 +262,9 @@ class PacksEngine:
                 self.fallbacks[name] = str(exc)[:300]
             except Exception as exc:  # noqa: BLE001 - Saxon reports what is really broken
                 self.fallbacks[name] = f"{type(exc).__name__}: {str(exc)[:280]}"
+        if name in self.fallbacks:
+            logging.getLogger("cdacheck.packs").warning(
+                "paquet %s exécuté par Saxon (traduction native impossible) : %s", name, self.fallbacks[name])
         self._native[name] = compiled
         return compiled
 
@@ -303,15 +307,21 @@ class PacksEngine:
         out = {name: pack_version(name) for name in PACKS}
         out["engine"] = ("saxon (CDACHECK_PACKS_ENGINE=saxon)" if self.engine_choice == "saxon" else
                          "native (lxml); Saxon for a pack that does not translate")
-        # The engine of each pack prepared so far (run or warmed): describing does not
-        # translate the other packs (a cold run of one N1 document would pay for all nine).
-        for name in PACKS:
-            if name not in self._native:
-                continue
-            out[f"engine.{name}"] = "native (lxml)" if self._native[name] is not None else (
-                f"saxon ({self.fallbacks[name]})" if name in self.fallbacks else "saxon")
         kit = valuesets_info().get("kit")
         out["valuesets"] = f"kit {kit}" if kit else "absent"
+        return out
+
+    def pack_engines(self) -> dict[str, str]:
+        """The engine of each pack prepared so far (run or warmed), ``engine.<pack>`` keys.
+
+        Not part of describe(): the report's ``tool`` must not depend on which packs an
+        earlier document of the same process happened to prepare, and describing does not
+        translate the other packs (a cold run of one N1 document would pay for all nine)."""
+        out = {}
+        for name in PACKS:
+            if name in self._native:
+                out[f"engine.{name}"] = "native (lxml)" if self._native[name] is not None else (
+                    f"saxon ({self.fallbacks[name]})" if name in self.fallbacks else "saxon")
         return out
 
 
