@@ -144,8 +144,11 @@ def test_stdin_file_is_protected_end_to_end(tmp_path: Path) -> None:
 def test_ctrl_c_exits_130_without_traceback(delay: float, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(40):
-        (folder / f"d{i:02}.xml").write_bytes((DOCS / "ldl-ses-n1.xml").read_bytes())
+    # Enough work (several seconds) that every delay lands while documents are checked: an
+    # interrupt during the interpreter's own shutdown, after the last document, kills the
+    # process by the signal (-2), before and beyond any handler of ours.
+    for i in range(400):
+        (folder / f"d{i:03}.xml").write_bytes((DOCS / "ldl-ses-n1.xml").read_bytes())
     script = Path(sys.executable).with_name("cdacheck")
     if not script.exists():
         pytest.skip("the cdacheck console script is not installed next to this Python")
