@@ -28,6 +28,7 @@ from importlib import resources
 from lxml import etree
 
 from cdacheck.checks import CheckContext, check
+from cdacheck.engines.schematron.xpath import split_top_level
 from cdacheck.inputs.xml import HL7
 from cdacheck.model import Hit, Severity
 from cdacheck.registry import rule
@@ -188,7 +189,7 @@ def _context_tree() -> _Node:
             continue
         for path in paths:
             node = root
-            for step in _split(path, "/"):
+            for step in split_top_level(path, "/"):
                 name, _, preds = step.partition("[")
                 steps = node.by_tag.setdefault(_clark(name.strip()), {})
                 if preds not in steps:
@@ -256,52 +257,6 @@ Test = Callable[[etree._Element], bool]
 
 def _true(el: etree._Element) -> bool:
     return True
-
-
-def _split(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` (one character) outside brackets, parentheses and quotes."""
-    # Quoted strings masked (same length), then the bracket depth counted piece by piece:
-    # a split point is a separator where the depth so far is zero.
-    masked = _QUOTED.sub(lambda m: "_" * len(m.group()), text)
-    if "'" in masked or '"' in masked:
-        return _split_scan(text, sep)  # an unterminated quote: the character scanner
-    out, depth, start, pos = [], 0, 0, 0
-    pieces = masked.split(sep)
-    last = len(pieces) - 1
-    for i, piece in enumerate(pieces):
-        pos += len(piece)
-        if i == last:
-            break
-        depth += piece.count("[") + piece.count("(") - piece.count("]") - piece.count(")")
-        if depth == 0:
-            out.append(text[start:pos])
-            start = pos + 1
-        pos += 1
-    out.append(text[start:])
-    return out
-
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-
-
-def _split_scan(text: str, sep: str) -> list[str]:
-    out, depth, quote, cur = [], 0, "", []
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            out.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    out.append("".join(cur))
-    return out
 
 
 def _clark(qname: str) -> str:

@@ -25,6 +25,7 @@ from cdacheck.engines.schematron.xpath import (
     avt_escape,
     rewrite_doc_calls,
     split_literals,
+    split_top_level,
     string_literals,
 )
 
@@ -507,28 +508,7 @@ def _top_level_word(expr: str, word: str) -> list[str]:
     masked = []
     for is_lit, piece in split_literals(expr):
         masked.append(piece if is_lit else re.sub(rf"(?<![\w.\-:$]){word}(?![\w.\-:])", marker, piece))
-    return [part.replace(marker, f" {word} ") for part in _top_level("".join(masked), marker)]
-
-
-def _top_level(expr: str, sep: str) -> list[str]:
-    """Split ``expr`` on ``sep`` outside literals, brackets and parentheses."""
-    parts, buf, depth = [], [], 0
-    for is_lit, piece in split_literals(expr):
-        if is_lit:
-            buf.append(piece)
-            continue
-        for ch in piece:
-            if ch in "[(":
-                depth += 1
-            elif ch in "])":
-                depth -= 1
-            if ch == sep and depth == 0:
-                parts.append("".join(buf))
-                buf = []
-            else:
-                buf.append(ch)
-    parts.append("".join(buf))
-    return parts
+    return [part.replace(marker, f" {word} ") for part in split_top_level("".join(masked), marker)]
 
 
 def _step_predicates(alternative: str) -> list[str]:
@@ -558,7 +538,7 @@ def required_roots(contexts: list[str]) -> set[str] | None:
     for context in contexts:
         if "$" in context:
             return None
-        for alternative in _top_level(context, "|"):
+        for alternative in split_top_level(context, "|"):
             found = None
             for predicate in _step_predicates(alternative):
                 found = _roots_of_test(predicate)

@@ -37,6 +37,57 @@ def split_literals(expr: str) -> Iterator[tuple[bool, str]]:
         yield False, expr[start:]
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def split_top_level(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` (one character) outside brackets, parentheses and string literals.
+
+    Used by the kit-mode compiler (rule contexts, ``and``/``or`` operands) and by the
+    datatype checks (context steps), on the hot path of the latter: quoted strings are masked
+    (same length), then the bracket depth is counted piece by piece, a split point being a
+    separator where the depth so far is zero; an unterminated quote falls back to a
+    character scanner.
+    """
+    masked = _QUOTED.sub(lambda m: "_" * len(m.group()), text)
+    if "'" in masked or '"' in masked:
+        return _split_scan(text, sep)
+    out, depth, start, pos = [], 0, 0, 0
+    pieces = masked.split(sep)
+    last = len(pieces) - 1
+    for i, piece in enumerate(pieces):
+        pos += len(piece)
+        if i == last:
+            break
+        depth += piece.count("[") + piece.count("(") - piece.count("]") - piece.count(")")
+        if depth == 0:
+            out.append(text[start:pos])
+            start = pos + 1
+        pos += 1
+    out.append(text[start:])
+    return out
+
+
+def _split_scan(text: str, sep: str) -> list[str]:
+    out, depth, quote, cur = [], 0, "", []
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            out.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
 def rewrite_doc_calls(expr: str) -> str:
     """``doc(x)`` -> ``cx:doc(x)`` (same for document and doc-available), outside literals."""
     if "doc" not in expr:
