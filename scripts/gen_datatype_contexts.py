@@ -66,7 +66,12 @@ def build(kit: Path) -> dict[str, object]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    return run_generator(__doc__ or "", build, OUT, indent=1)
+
+
+def run_generator(doc: str, build_table, out: Path, indent: int) -> int:
+    """The command line of a table generator: ``[--kit PATH] [--check]``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--kit")
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
@@ -74,13 +79,17 @@ def main() -> int:
     if not (kit / STRUCMIN).is_file():
         print(f"kit not found: {kit / STRUCMIN}", file=sys.stderr)
         return 2
-    text = json.dumps(build(kit), ensure_ascii=False, indent=1) + "\n"
-    if args.check:
-        same = OUT.is_file() and OUT.read_text(encoding="utf-8") == text
-        print("up to date" if same else f"{OUT} differs from the kit", file=sys.stderr)
+    return emit(out, json.dumps(build_table(kit), ensure_ascii=False, indent=indent) + "\n", args.check)
+
+
+def emit(out: Path, text: str, check: bool) -> int:
+    """Write a generated table, or with ``check`` say whether the one on disk is the same."""
+    if check:
+        same = out.is_file() and out.read_text(encoding="utf-8") == text
+        print("up to date" if same else f"{out} differs from the kit", file=sys.stderr)
         return 0 if same else 1
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT}")
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
     return 0
 
 

@@ -192,3 +192,26 @@ def test_messages_name_element_value_and_expectation(runner: Runner) -> None:
     f = dty[0]
     assert "effectiveTime" in f.message and "20230230101010+0100" in f.message and "attendu" in f.message
     assert f.location.line == 11 and f.location.xpath
+
+
+def test_sc_code_rules_on_an_authoring_device(runner: Runner) -> None:
+    """DTr1 SC (manufacturerModelName, softwareName): a code needs its code system, a
+    displayName its code, a nullFlavor no code."""
+    from lxml import etree
+
+    h = "{urn:hl7-org:v3}"
+    tree = etree.parse(str(ROOT / "samples" / "documents" / "ldl-ses-n1.xml"))
+    author = tree.getroot().find(f"{h}author/{h}assignedAuthor")
+    person = author.find(f"{h}assignedPerson")
+    device = etree.Element(f"{h}assignedAuthoringDevice")
+    etree.SubElement(device, f"{h}manufacturerModelName", code="M-1").text = "Modèle"
+    etree.SubElement(device, f"{h}softwareName", displayName="Logiciel", nullFlavor="UNK")
+    person.addprevious(device)
+    author.remove(person)
+    data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    report, _, _ = runner.check_document(data, "sc.xml")
+    found = [(f.rule_id, f.message) for f in report.findings if f.rule_id in ("DTY006", "DTY007")]
+    assert ("DTY006" in {r for r, _ in found}
+            and any("manufacturerModelName" in m and "M-1" in m for r, m in found if r == "DTY006")), found
+    assert any(r == "DTY007" and "softwareName" in m and "@displayName sans @code" in m for r, m in found), found
+    assert any(r == "DTY007" and "softwareName" in m and "nullFlavor=UNK" in m for r, m in found), found

@@ -31,7 +31,7 @@ CheckFn = Callable[[CheckContext], Iterable[Hit]]
 CHECKS: list[CheckFn] = []
 
 # Family modules; a module that does not exist yet is simply skipped.
-_MODULES = ("ins", "body", "doctype", "header", "values", "datatypes")
+_MODULES = ("ins", "body", "doctype", "header", "values", "datatypes", "structure")
 
 
 def check(fn: CheckFn) -> CheckFn:

@@ -74,14 +74,15 @@ R_IVL_FORM = rule(
 R_CODE_SYSTEM = rule(
     "DTY006", "code-without-code-system", Severity.ERROR,
     "{element} : @code « {code} » sans @codeSystem ; attendu l'OID du système de codes.",
-    "A coded header value (CD/CE/CV) has a code but no codeSystem.",
-    source=_SRC.format("dtr1-2-CD"))
+    "A coded header value (CD/CE/CV, or the optional code of an SC) has a code but no codeSystem.",
+    source=_SRC.format("dtr1-2-CD, dtr1-2-SC"))
 R_CODE_FORM = rule(
     "DTY007", "coded-value-inconsistent", Severity.ERROR,
     "{element} : {found} ; attendu {expected}.",
     "A coded header value breaks a CD/CE/CV co-occurrence rule (displayName without code, "
-    "codeSystemName without codeSystem, code with nullFlavor, translations, qualifier...).",
-    source=_SRC.format("dtr1-1..19-CD, dtr1-1-CE"))
+    "codeSystemName without codeSystem, code with nullFlavor, translations, qualifier...), "
+    "or the optional code of an SC (manufacturerModelName, softwareName) breaks one.",
+    source=_SRC.format("dtr1-1..19-CD, dtr1-1-CE, dtr1-3..7-SC"))
 R_CS = rule(
     "DTY008", "simple-code-inconsistent", Severity.ERROR,
     "{element} : {found} ; attendu {expected}.",
@@ -156,7 +157,7 @@ _CHAIN: dict[str, tuple[str, ...]] = {
     "IVL_TS": ("IVL_TS", "SXCM_TS", "TS", "QTY", "ANY"),
     "CD": ("CD", "ANY"), "CE": ("CE", "CD", "ANY"), "CV": ("CE", "CD", "ANY"),
     "CS": ("CS", "ANY"), "CR": ("ANY",),
-    "ED": ("ED", "BIN", "ANY"), "ST": ("ST", "ED", "BIN", "ANY"), "SC": ("ST", "ED", "BIN", "ANY"),
+    "ED": ("ED", "BIN", "ANY"), "ST": ("ST", "ED", "BIN", "ANY"), "SC": ("SC", "ST", "ED", "BIN", "ANY"),
     "II": ("II", "ANY"), "INT": ("INT", "QTY", "ANY"),
     "INT.POS": ("INT.POS", "INT", "QTY", "ANY"),
     "AD": ("AD", "ANY"), "EN": ("EN", "ANY"), "PN": ("PN", "EN", "ANY"), "ON": ("ON", "EN", "ANY"),
@@ -387,6 +388,8 @@ def _make_plan(rules: frozenset[str]) -> Plan:
         steps.append(_ivl)
     if "CD" in rules:
         steps.append(partial(_cd, ce="CE" in rules))
+    if "SC" in rules:
+        steps.append(_sc)
     simple = tuple((_SIMPLE_RULE[name], fn) for name, fn in _SIMPLE if name in rules)
     if rules & _RIM:
         steps.append(partial(_rim, names="AD" in rules or "EN" in rules))
@@ -721,6 +724,27 @@ def _cd(ctx: CheckContext, el: etree._Element, kinds: Kinds, ce: bool) -> Iterat
             form.append((f"originalText/@language={lang}", "une langue RFC 3066 (fr-FR)"))
     if ce and len(el) and _child(el, "qualifier"):
         form.append(("un qualifier", "pas de qualifier sur un CE"))
+    for found, expected in form:
+        yield _hit(ctx, R_CODE_FORM, el, found=found, expected=expected)
+
+
+def _sc(ctx: CheckContext, el: etree._Element, kinds: Kinds) -> Iterator[Hit]:
+    """DTr1 SC (a string with an optional code: manufacturerModelName, softwareName)."""
+    g = el.get
+    code, null = g("code"), g("nullFlavor")
+    if code is not None and g("codeSystem") is None:
+        yield _hit(ctx, R_CODE_SYSTEM, el, code=code)
+    form: list[tuple[str, str]] = []
+    if g("codeSystem") is None:
+        for name in ("codeSystemName", "codeSystemVersion"):
+            if g(name) is not None:
+                form.append((f"@{name} sans @codeSystem", f"@codeSystem avec @{name}"))
+    if code is None and g("displayName") is not None:
+        form.append(("@displayName sans @code", "@code avec @displayName"))
+    if null is not None and code is not None:
+        form.append((f"@code={code} et @nullFlavor={null}", "l'un ou l'autre"))
+    if null is not None and g("displayName") is not None:
+        form.append((f"@displayName et @nullFlavor={null}", "pas de displayName sur une valeur nulle"))
     for found, expected in form:
         yield _hit(ctx, R_CODE_FORM, el, found=found, expected=expected)
 

@@ -1,0 +1,165 @@
+"""Header structure of the "structuration minimale" profile (family HDR, 1xx).
+
+The official pipeline's StrucMin profile checks, for every header element it models, how many
+times each child may appear (two ``family`` in an author's name, a second ``realmCode``),
+which children and attributes must be there (an ``id`` without ``@extension`` for an
+authenticator), and the form of a few attributes (a ``cs`` code without whitespace, an
+``st`` that is not empty, a fixed ``classCode``). ``cdacheck/data/structure_contexts.json``
+(generated from the kit by ``scripts/gen_structure_contexts.py``) lists those constraints
+rule by rule in the kit's order; they are applied here at the same places, with the
+official first-match semantics: an element gets the constraints of the first rule whose
+context matches it, and only those.
+
+The rule contexts use the same step predicates as the datatype table, compiled by the same
+helper (:func:`cdacheck.checks.datatypes._predicate`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from importlib import resources
+
+from lxml import etree
+
+from cdacheck.checks import CheckContext, check
+from cdacheck.checks.datatypes import _TYPE_ID, _clark, _hit, _predicate, _true
+from cdacheck.engines.schematron.xpath import split_top_level
+from cdacheck.inputs.xml import HL7
+from cdacheck.model import Hit, Severity
+from cdacheck.registry import rule
+
+_SRC = "ASIP-STRUCT-MIN-StrucMin (modèle {})"
+
+R_MAX = rule(
+    "HDR101", "element-too-often", Severity.ERROR,
+    "{element} : {count} éléments {child} ; attendu au plus {max} (structuration minimale, {template}).",
+    "A header element has more children of one kind than the structuration minimale profile "
+    "allows (two family names in a name, a second realmCode, two ids...).",
+    source=_SRC.format("CI-SIS, cardinalités maximales"))
+R_MIN = rule(
+    "HDR102", "element-required-missing", Severity.ERROR,
+    "{element} : {count} élément(s) {child} ; attendu au moins {min} (structuration minimale, {template}).",
+    "A header element lacks a child the structuration minimale profile requires.",
+    source=_SRC.format("CI-SIS, cardinalités minimales"))
+R_ATTR = rule(
+    "HDR103", "attribute-required-missing", Severity.ERROR,
+    "{element} : attribut @{attribute} absent ; attendu présent (structuration minimale, {template}).",
+    "A header element lacks an attribute the structuration minimale profile requires "
+    "(the @extension of a health professional's id...).",
+    source=_SRC.format("CI-SIS, attributs obligatoires"))
+R_FORM = rule(
+    "HDR104", "attribute-form-invalid", Severity.ERROR,
+    "{element}/@{attribute} = « {value} » ; attendu {expected} (structuration minimale, {template}).",
+    "A header attribute breaks the form the structuration minimale profile gives it: a cs "
+    "code that is empty or holds whitespace, an empty st, a value other than the fixed one.",
+    source=_SRC.format("CI-SIS, types cs et st, valeurs fixes"))
+
+_WS = re.compile(r"[ \t\n\r]")  # XPath's \s
+
+Test = Callable[[etree._Element], bool]
+Constraint = tuple[str, object, object, object, str]
+
+
+class _Node:
+    __slots__ = ("edges", "rules")
+
+    def __init__(self) -> None:
+        self.edges: dict[str, list[tuple[str, Test, _Node]]] = {}
+        self.rules: list[int] = []
+
+
+def _step(text: str) -> tuple[str, Test]:
+    name, _, preds = text.partition("[")
+    return _clark(name.strip()), (_predicate("[" + preds) if preds else _true)
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[_Node, list[list[Constraint]]]:
+    raw = resources.files("cdacheck").joinpath("data/structure_contexts.json").read_text("utf-8")
+    root = _Node()
+    constraints: list[list[Constraint]] = []
+    for context, checks in json.loads(raw)["rules"]:
+        try:
+            steps = [s for s in split_top_level(context, "/") if s] if context else []
+            compiled: list[Constraint] = []
+            for c in checks:
+                kind = c[0]
+                if kind in ("max", "min"):
+                    tag, test = _step(c[1])
+                    compiled.append((kind, (tag, test), c[1], c[2], c[3]))
+                elif kind == "fixed":
+                    compiled.append((kind, c[1], c[2], c[3], c[4]))
+                else:
+                    compiled.append((kind, c[1], None, None, c[2]))
+            node = root
+            for step in steps:
+                name, _, preds = step.partition("[")
+                tag = _clark(name.strip())
+                edges = node.edges.setdefault(tag, [])
+                found = next((n for p, _, n in edges if p == preds), None)
+                if found is None:
+                    found = _Node()
+                    edges.append((preds, _predicate("[" + preds) if preds else _true, found))
+                node = found
+        except (KeyError, ValueError, IndexError):  # a prefix or predicate form we do not model
+            continue
+        node.rules.append(len(constraints))
+        constraints.append(compiled)
+    return root, constraints
+
+
+def _walk(el: etree._Element, node: _Node, first: dict[etree._Element, int]) -> None:
+    if node.rules:
+        idx = node.rules[0]
+        prev = first.get(el)
+        if prev is None or idx < prev:
+            first[el] = idx
+    if not node.edges or not len(el):
+        return
+    for sub in el:
+        edges = node.edges.get(sub.tag)  # type: ignore[call-overload]
+        if edges is None:
+            continue
+        for _, test, child in edges:
+            if test is _true or test(sub):
+                _walk(sub, child, first)
+
+
+@check
+def check_structure(ctx: CheckContext) -> Iterator[Hit]:
+    """Apply the StrucMin cardinality and attribute constraints of each header element."""
+    cda = ctx.doc.cda
+    type_id = cda.find(f"{{{HL7}}}typeId")
+    if type_id is None or (type_id.get("root"), type_id.get("extension")) != _TYPE_ID:
+        return  # the official contexts all require this typeId (XSD/header rules report it)
+    root, constraints = _table()
+    first: dict[etree._Element, int] = {}
+    _walk(cda, root, first)
+    for el, idx in first.items():
+        for kind, a, b, c, label in constraints[idx]:
+            if kind in ("max", "min"):
+                tag, test = a  # type: ignore[misc]
+                n = sum(1 for k in el.iterchildren(tag) if test is _true or test(k))
+                if kind == "max" and n > c:  # type: ignore[operator]
+                    yield _hit(ctx, R_MAX, el, child=str(b), count=str(n), max=str(c), template=label)
+                elif kind == "min" and n < c:  # type: ignore[operator]
+                    yield _hit(ctx, R_MIN, el, child=str(b), count=str(n), min=str(c), template=label)
+                continue
+            value = el.get(str(a))
+            if kind == "attr":
+                if value is None:
+                    yield _hit(ctx, R_ATTR, el, attribute=str(a), template=label)
+            elif kind == "cs":
+                if value is not None and (value == "" or _WS.search(value)):
+                    yield _hit(ctx, R_FORM, el, attribute=str(a), value=value, template=label,
+                               expected="un code sans espace (type cs)")
+            elif kind == "st":
+                if value == "":
+                    yield _hit(ctx, R_FORM, el, attribute=str(a), value=value, template=label,
+                               expected="une valeur non vide (type st)")
+            elif kind == "fixed" and not (c and value is None) and (value or "") != b:
+                yield _hit(ctx, R_FORM, el, attribute=str(a), value=value or "", template=label,
+                           expected=f"« {b} »")

@@ -1,0 +1,105 @@
+"""StrucMin header structure checks (cdacheck/checks/structure.py, family HDR1xx)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from cdacheck.checks import structure
+from cdacheck.config import Settings
+from cdacheck.pipeline import Runner
+
+from conftest import kit_path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = ROOT / "samples" / "documents" / "ldl-ses-n1.xml"
+H = "{urn:hl7-org:v3}"
+
+
+@pytest.fixture(scope="module")
+def runner() -> Runner:
+    return Runner(Settings(env="test"))
+
+
+def _hdr(runner: Runner, data: bytes) -> list[tuple[str, str]]:
+    report, _, _ = runner.check_document(data, "x.xml")
+    return [(f.rule_id, f.message) for f in report.findings if f.rule_id.startswith("HDR1")]
+
+
+def _edit(fn) -> bytes:
+    tree = etree.parse(str(BASE))
+    fn(tree.getroot())
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+
+
+def test_the_base_sample_has_no_structure_finding(runner: Runner) -> None:
+    assert _hdr(runner, BASE.read_bytes()) == []
+
+
+def test_second_family_name_of_the_author(runner: Runner) -> None:
+    def twice(root):
+        fam = root.find(f"{H}author/{H}assignedAuthor/{H}assignedPerson/{H}name/{H}family")
+        fam.addnext(copy.deepcopy(fam))
+    found = _hdr(runner, _edit(twice))
+    assert [r for r, _ in found] == ["HDR101"], found
+    msg = found[0][1]
+    assert "name" in msg and "2 éléments hl7:family" in msg and "au plus 1" in msg and "CI-SISAuthor" in msg
+
+
+def test_missing_attribute_and_fixed_value(runner: Runner) -> None:
+    def edit(root):
+        root.set("classCode", "DOC")            # fixed DOCCLIN (optional attribute)
+        del root.find(f"{H}legalAuthenticator/{H}assignedEntity/{H}id").attrib["extension"]
+    found = _hdr(runner, _edit(edit))
+    ids = sorted(r for r, _ in found)
+    assert "HDR104" in ids and "HDR103" in ids, found
+    assert any("« DOC »" in m and "« DOCCLIN »" in m for _, m in found)
+    assert any("@extension absent" in m for _, m in found)
+
+
+def test_an_optional_fixed_attribute_may_be_absent(runner: Runner) -> None:
+    def edit(root):
+        root.attrib.pop("classCode", None)
+        root.attrib.pop("moodCode", None)
+    assert _hdr(runner, _edit(edit)) == []
+
+
+def test_required_child_missing(runner: Runner) -> None:
+    found = _hdr(runner, _edit(lambda root: root.remove(root.find(f"{H}setId"))))
+    assert any(r == "HDR102" and "setId" in m and "au moins 1" in m for r, m in found), found
+
+
+def test_only_the_first_matching_rule_applies() -> None:
+    """One pattern: an element matched by two contexts gets the first rule's constraints only."""
+    root, constraints = structure._table()
+    table = json.loads((ROOT / "cdacheck" / "data" / "structure_contexts.json").read_text("utf-8"))
+    assert len(constraints) <= len(table["rules"])
+    first: dict = {}
+    doc = etree.parse(str(BASE)).getroot()
+    structure._walk(doc, root, first)
+    # Every element gets exactly one rule index, the smallest of those whose context matches.
+    assert first and all(isinstance(i, int) for i in first.values())
+    assert first[doc] == 0  # the ClinicalDocument rule comes first in the kit
+
+
+def test_table_matches_the_kit() -> None:
+    kit = kit_path()
+    if kit is None:
+        pytest.skip("official ANS kit not found (CDACHECK_KIT): the table is generated from it")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_structure_contexts.py"),
+                           "--kit", str(kit), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_kit_examples_raise_no_structure_error(runner: Runner) -> None:
+    kit = kit_path()
+    if kit is None:
+        pytest.skip("official ANS kit not found (CDACHECK_KIT)")
+    for path in sorted((kit / "ExemplesCDA").glob("*.xml")):
+        assert _hdr(runner, path.read_bytes()) == [], path.name
