@@ -83,7 +83,12 @@ def render_parity(folder: Path = PARITY) -> list[str]:
            "(`tests/parity/mutants.py`, graine fixe, régénérés à chaque test), jugés une fois par le "
            "pipeline officiel (`scripts/official_parity.py` : Saxon-HE, squelette ISO du kit ; verdicts "
            "dans `tests/data/parity/official.json`), comparés au mode par défaut par "
-           "`tests/test_official_parity.py`. Tableau et chiffres régénérés par "
+           "`tests/test_official_parity.py`. S'y ajoutent des mutants ciblés (`tests/data/parity/targeted.json`, "
+           "trouvés par `tests/parity/targets.py`) : pour un assert officiel qu'aucun mutant tiré au sort "
+           "ne fait échouer, une modification tirée de son test (`tests/parity/synth.py` : attribut ajouté "
+           "ou changé, élément fils ajouté, retiré ou répété), retenue si le schématron du kit, compilé par "
+           "cdacheck, dit qu'elle fait échouer l'assert ; le verdict stocké reste celui du pipeline officiel. "
+           "Tableau et chiffres régénérés par "
            "`python scripts/parity_misses.py --update-data` puis ce script.\n",
            f"- kit : commit {om.get('kit_commit', '?')} ; {om.get('saxon', '?')} ; Java {om.get('java', '?')} ; "
            f"verdicts officiels du {om.get('generated', '?')} ; {om.get('n_mutants', '?')} mutants de "

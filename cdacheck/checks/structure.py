@@ -63,6 +63,17 @@ Test = Callable[[etree._Element], bool]
 Constraint = tuple[str, object, object, object, str]
 
 
+class _Plan:
+    """The constraints of one rule: plain maxima by child tag (checked from the counts of the
+    element's children, one pass), and the others in the kit's order."""
+
+    __slots__ = ("max_plain", "others")
+
+    def __init__(self) -> None:
+        self.max_plain: dict[str, tuple[int, str, str]] = {}  # tag -> (max, step text, label)
+        self.others: list[Constraint] = []
+
+
 class _Node:
     __slots__ = ("edges", "rules")
 
@@ -77,23 +88,26 @@ def _step(text: str) -> tuple[str, Test]:
 
 
 @lru_cache(maxsize=1)
-def _table() -> tuple[_Node, list[list[Constraint]]]:
+def _table() -> tuple[_Node, list[_Plan | None]]:
     raw = resources.files("cdacheck").joinpath("data/structure_contexts.json").read_text("utf-8")
     root = _Node()
-    constraints: list[list[Constraint]] = []
+    constraints: list[_Plan | None] = []
     for context, checks in json.loads(raw)["rules"]:
         try:
             steps = [s for s in split_top_level(context, "/") if s] if context else []
-            compiled: list[Constraint] = []
+            plan = _Plan()
             for c in checks:
                 kind = c[0]
                 if kind in ("max", "min"):
                     tag, test = _step(c[1])
-                    compiled.append((kind, (tag, test), c[1], c[2], c[3]))
+                    if kind == "max" and test is _true and tag not in plan.max_plain:
+                        plan.max_plain[tag] = (c[2], c[1], c[3])
+                    else:
+                        plan.others.append((kind, (tag, test), c[1], c[2], c[3]))
                 elif kind == "fixed":
-                    compiled.append((kind, c[1], c[2], c[3], c[4]))
+                    plan.others.append((kind, c[1], c[2], c[3], c[4]))
                 else:
-                    compiled.append((kind, c[1], None, None, c[2]))
+                    plan.others.append((kind, c[1], None, None, c[2]))
             node = root
             for step in steps:
                 name, _, preds = step.partition("[")
@@ -107,7 +121,7 @@ def _table() -> tuple[_Node, list[list[Constraint]]]:
         except (KeyError, ValueError, IndexError):  # a prefix or predicate form we do not model
             continue
         node.rules.append(len(constraints))
-        constraints.append(compiled)
+        constraints.append(plan if plan.max_plain or plan.others else None)
     return root, constraints
 
 
@@ -139,7 +153,20 @@ def check_structure(ctx: CheckContext) -> Iterator[Hit]:
     first: dict[etree._Element, int] = {}
     _walk(cda, root, first)
     for el, idx in first.items():
-        for kind, a, b, c, label in constraints[idx]:
+        plan = constraints[idx]
+        if plan is None:
+            continue
+        if plan.max_plain and len(el):
+            counts: dict[object, int] = {}
+            for k in el:
+                counts[k.tag] = counts.get(k.tag, 0) + 1
+            for tag, n in counts.items():
+                entry = plan.max_plain.get(tag)  # type: ignore[call-overload]
+                if entry is not None:
+                    limit, step, label = entry
+                    if n > limit:
+                        yield _hit(ctx, R_MAX, el, child=step, count=str(n), max=str(limit), template=label)
+        for kind, a, b, c, label in plan.others:
             if kind in ("max", "min"):
                 tag, test = a  # type: ignore[misc]
                 n = sum(1 for k in el.iterchildren(tag) if test is _true or test(k))

@@ -64,36 +64,55 @@ def failing_mutants(official: dict) -> dict[str, list[str]]:
 
 
 # Rules of ours that apply one check at every place the official schematron does (the DTr1
-# datatype rules, read from the same header locations; the schema), so that one official
+# datatype rules and the StrucMin structure constraints HDR101-104, both read from tables
+# generated from the kit's StrucMin rule contexts; the schema), so that one official
 # assertion tested at one place is tested by the same rule at every other place.
-GENERIC_RULE_PREFIXES = ("DTY", "XSD")
+GENERIC_RULE_PREFIXES = ("DTY", "XSD", "HDR101", "HDR102", "HDR103", "HDR104")
 
 
-def _inherit_generic(rows: list[dict], asserts: dict[str, OA.OfficialAssert]) -> None:
+def _in_structure_table(context: str) -> bool:
+    """Whether cdacheck's StrucMin structure table (cdacheck/data/structure_contexts.json)
+    holds this rule context, i.e. HDR101-104 apply there."""
+    global _STRUCTURE_CONTEXTS
+    if _STRUCTURE_CONTEXTS is None:
+        from gen_datatype_contexts import PREFIX
+
+        table = json.loads((ROOT / "cdacheck" / "data" / "structure_contexts.json").read_text("utf-8"))
+        _STRUCTURE_CONTEXTS = {PREFIX + c if c else PREFIX[:-1] for c, _ in table["rules"]}
+    return " ".join(context.split()) in _STRUCTURE_CONTEXTS
+
+
+_STRUCTURE_CONTEXTS: set[str] | None = None
+
+
+def _inherit_generic(rows: list[dict], asserts: dict[str, OA.OfficialAssert],
+                     generic: dict[str, set[str]]) -> None:
     """An untested assert that is the same official assertion (same schematron, same message
-    template) as a covered one, covered there only by location-generic rules of ours, is
-    covered by those rules: status ``covered-same-rule``, with the sibling's tests."""
-    covered: dict[tuple[str, str], dict] = {}
+    template) as a covered one, on every failing mutant of which one location-generic rule of
+    ours (``generic``: assert key -> those rules) raised an error, is covered by that rule:
+    status ``covered-same-rule``, with the sibling's tests."""
+    covered: dict[tuple[str, str], tuple[dict, list[str]]] = {}
     for r in rows:
-        if r["status"] != "covered" or not r.get("rules"):
-            continue
-        if not all(rule.startswith(GENERIC_RULE_PREFIXES) for rule in r["rules"]):
+        if r["status"] != "covered" or not generic.get(r["key"]):
             continue
         a = asserts[r["key"]]
-        covered.setdefault((a.schematron, a.excerpt), r)
+        covered.setdefault((a.schematron, a.excerpt), (r, sorted(generic[r["key"]])))
     for r in rows:
         if r["status"] != "untested":
             continue
         a = asserts[r["key"]]
-        sibling = covered.get((a.schematron, a.excerpt))
-        if sibling is None:
+        found = covered.get((a.schematron, a.excerpt))
+        if found is None:
             continue
+        sibling, rules = found
+        if all(r.startswith("HDR10") for r in rules) and not _in_structure_table(a.context):
+            continue  # a context the structure table leaves out: not tested by the same rule
         r.update({"status": "covered-same-rule", "role": a.role or "", "excerpt": a.excerpt,
-                  "rules": sibling["rules"], "tests": sibling["tests"][:3],
+                  "rules": rules, "tests": sibling["tests"][:3],
                   "n_tests": sibling["n_tests"],
                   "reason": (f"même assertion officielle que {sibling['key']}, appliquée à cet "
                              f"emplacement par les mêmes règles de cdacheck "
-                             f"({', '.join(sibling['rules'])}), qui valent pour tout emplacement")})
+                             f"({', '.join(rules)}), qui valent pour tout emplacement")})
 
 
 def build(inv: OA.Inventory, ev: Evaluation) -> dict:
@@ -105,6 +124,7 @@ def build(inv: OA.Inventory, ev: Evaluation) -> dict:
     na_reason = (f"contexte jamais rencontré sur {n_docs} documents des cinq types "
                  f"(bases et mutants)")
     known = {m.id for m in ev.mutants}
+    generic: dict[str, set[str]] = {}
     for a in inv.asserts:
         reason = reasons.get(a.key) or reasons.get(a.rule_key + "|") or reasons.get(
             f"{a.schematron}|{a.pattern}|") or reasons.get(f"{a.schematron}|")
@@ -126,6 +146,9 @@ def build(inv: OA.Inventory, ev: Evaluation) -> dict:
                 for t in caught:
                     rules |= ev.new_errors(t)
                 status = "covered" if len(caught) == len(tests) else "missed"
+                if status == "covered":  # the location-generic rules that caught every one
+                    generic[a.key] = set.intersection(*[
+                        {r for r in ev.new_errors(t) if r.startswith(GENERIC_RULE_PREFIXES)} for t in caught])
             if reason and status != "covered":
                 status, why = reason["status"], reason["reason"]
             row = {"key": a.key, "status": status, "applicable": True}
@@ -136,7 +159,7 @@ def build(inv: OA.Inventory, ev: Evaluation) -> dict:
             continue
         rows.append({"key": a.key, "status": status, "applicable": False, "role": a.role or "",
                      "reason": why})
-    _inherit_generic(rows, {a.key: a for a in inv.asserts})
+    _inherit_generic(rows, {a.key: a for a in inv.asserts}, generic)
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
         counts[r["status"]] += 1

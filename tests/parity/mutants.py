@@ -439,11 +439,15 @@ def base_document(base: Base) -> bytes:
     return _serialize(etree.fromstring(base.data, _parser()).getroottree())
 
 
+from parity import synth  # noqa: E402  (synth uses the helpers above)
+
+
 def generate(kit: Path | None, seed: int = SEED, extra: list[tuple[str, str, str]] | None = None) -> list[Mutant]:
     """The whole pool: seeded random mutants of every base, then the targeted ones of ``extra``.
 
     ``extra``: (base id, operator, target) rows (see targeted.json),
-    added to reach official asserts the random pick missed.
+    added to reach official asserts the random pick missed; operator ``edit`` is an
+    assert-driven edit of tests/parity/synth.py.
     """
     out: list[Mutant] = []
     bases = all_bases(kit)
@@ -455,6 +459,7 @@ def generate(kit: Path | None, seed: int = SEED, extra: list[tuple[str, str, str
     if extra:
         by_id = {b.id: b for b in bases}
         seen = {m.id for m in out}
+        same_data = {hashlib.sha256(m.data).digest() for m in out}
         parsed: dict[str, tuple[etree._ElementTree, dict[tuple[str, str], _Candidate]]] = {}
         for base_id, op, target in extra:
             base = by_id.get(base_id)
@@ -467,10 +472,23 @@ def generate(kit: Path | None, seed: int = SEED, extra: list[tuple[str, str, str
                     index.setdefault((cand.operator, cand.target), cand)
                 parsed[base_id] = (tree, index)
             tree, index = parsed[base_id]
-            cand = index.get((op, target))
             mid = f"{base.id}|{op}|{target}"
-            if cand is None or mid in seen:
+            if mid in seen:
                 continue
+            if op == synth.OPERATOR:  # an assert-driven edit, rebuilt from its target text
+                try:
+                    data = _serialize(synth.apply(tree, target))
+                except synth.EditError:
+                    continue
+            else:
+                cand = index.get((op, target))
+                if cand is None:
+                    continue
+                data = _serialize(apply(tree, cand))
+            digest = hashlib.sha256(data).digest()
+            if digest in same_data:  # two targets, one document: the first one stands
+                continue
+            same_data.add(digest)
             seen.add(mid)
-            out.append(Mutant(mid, base.id, op, target, _serialize(apply(tree, cand))))
+            out.append(Mutant(mid, base.id, op, target, data))
     return out

@@ -16,9 +16,12 @@ the real pipeline: re-run scripts/official_parity.py afterwards.
 from __future__ import annotations
 
 import argparse
+import copy
+import faulthandler
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections import defaultdict
@@ -37,8 +40,9 @@ from cdacheck.engines.schematron.kit import KitEngine  # noqa: E402
 from cdacheck.inputs.xml import parse_document  # noqa: E402
 from parity import evaluate as E  # noqa: E402
 from parity import mutants as M  # noqa: E402
+from parity import synth  # noqa: E402
 
-NS = {"cda": M.HL7, "xsi": M.XSI, "lab": "urn:oid:1.3.6.1.4.1.19376.1.3.2",
+NS = {"cda": M.HL7, "hl7": M.HL7, "xsi": M.XSI, "lab": "urn:oid:1.3.6.1.4.1.19376.1.3.2",
       "pharm": "urn:ihe:pharm:medication", "sdtc": "urn:hl7-org:sdtc"}
 _NAME = re.compile(r"(?:cda|lab|pharm|sdtc):([A-Za-z]+)|@([A-Za-z]+)")
 
@@ -114,12 +118,90 @@ def candidates_for(tree: etree._ElementTree, a: OA.OfficialAssert, cands: list, 
     return [c for _, c in out[:per_assert]]
 
 
+CODEPOINTS = "http://www.w3.org/2005/xpath-functions/collation/codepoint"
+
+
+def _holds(node: etree._Element, edits: str, token) -> bool | None:
+    """The assert's test (a parsed elementpath token) on a detached copy of the context element
+    with the edits made: True when it still holds, None when it cannot tell alone (let
+    variables, doc(), a test reaching outside the element, a bad edit). Only a pre-filter:
+    the kit's schematron decides."""
+    from elementpath import XPathContext
+
+    try:
+        el = copy.deepcopy(node)
+        for e in synth._split(edits, ";"):
+            synth._apply_one(el, e)
+        return bool(token.evaluate(XPathContext(el, item=el)))
+    except Exception:  # noqa: BLE001 - any failure only means "cannot tell here"
+        return None
+
+
+def edit_candidates(tree: etree._ElementTree, a: OA.OfficialAssert, per_assert: int) -> list[str]:
+    """Edit targets (tests/parity/synth.py) on the first context nodes of the assert's rule,
+    those on which the test alone is false first, those it cannot tell next."""
+    from elementpath import XPath2Parser
+
+    nodes = context_nodes(tree, a.context) or []
+    false, unknown = [], []
+    try:
+        # The codepoint collation: elementpath's locale collations take a global lock that a
+        # failed setlocale() leaves held (elementpath 5.1: the next distinct-values() hangs).
+        token = XPath2Parser(namespaces=synth.PREFIXES, default_collation=CODEPOINTS).parse(
+            f"boolean({a.test})")
+    except Exception:  # noqa: BLE001 - variables or functions elementpath cannot parse alone
+        token = None
+    for node in nodes[:2]:
+        path = M.element_path(node)
+        for e in synth.edits_for(node, a.test, limit=120):
+            target = f"{path}::{e}"
+            verdict = None if token is None else _holds(node, e, token)
+            if verdict is False:
+                false.append(target)
+            elif verdict is None:
+                unknown.append(target)
+    return (false[:per_assert] + unknown)[:per_assert]
+
+
+def _from_document_element(path: str) -> str:
+    """A Saxon path from its ClinicalDocument step on (kit mode checks an embedded
+    ClinicalDocument — the auto-presentable form — as a document of its own)."""
+    i = path.find("ClinicalDocument[")
+    return path[i:] if i >= 0 else path
+
+
+def _context_paths(doc, context: str) -> set[str]:
+    from cdacheck.engines.native.engine import saxon_path
+
+    root = doc.cda
+    tree = root.getroottree() if root.getroottree().getroot() is root else \
+        etree.ElementTree(copy.deepcopy(root))
+    memo: dict = {}
+    return {_from_document_element(saxon_path(n, memo)) for n in context_nodes(tree, context) or []}
+
+
+def _write(rows: list[dict]) -> None:
+    tmp = E.TARGETED_JSON.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"about": "targeted mutants (tests/parity/targets.py): "
+                               "base, operator, target; 'for' = the official assert aimed at",
+                               "mutants": rows}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(E.TARGETED_JSON)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kit", type=Path, default=Path(os.environ.get("CDACHECK_KIT", ROOT.parent / "shared" / "cisis-kit")))
     ap.add_argument("--budget", type=float, default=900.0, help="seconds of pre-screening at most")
     ap.add_argument("--per-assert", type=int, default=8)
+    ap.add_argument("--edits", action="store_true",
+                    help="assert-driven edits (tests/parity/synth.py) instead of the seeded operators")
+    ap.add_argument("--per-group", type=int, default=0,
+                    help="with --edits: at most N asserts per (schematron, message) group (0: all)")
+    ap.add_argument("--only", default="", help="only the asserts of this schematron (stem)")
+    ap.add_argument("--untested", action="store_true",
+                    help="only the asserts coverage.json lists as untested")
     args = ap.parse_args(argv)
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid>: where a long search is
     kit = args.kit.resolve()
     start = time.time()
     official = E.load_official()
@@ -134,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
             fired_by[rules[str(i)]].append(bid)
     todo = [a for a in inv.asserts if a.is_error and a.schematron not in OA.KIT_DEFECT_SCHEMATRONS
             and a.key not in failed_somewhere and fired_by.get(a.rule_key)]
+    if args.only:
+        todo = [a for a in todo if a.schematron == args.only]
+    if args.untested:
+        untested = set(json.loads(E.COVERAGE_JSON.read_text(encoding="utf-8")).get("untested", []))
+        todo = [a for a in todo if a.key in untested]
     # Volets and the CI-SIS profiles first, the generated structuration-minimale datatype asserts last.
     todo.sort(key=lambda a: (a.schematron == "ASIP-STRUCT-MIN-StrucMin", a.schematron, a.key))
     print(f"{len(todo)} applicable error asserts without a failing mutant", flush=True)
@@ -143,7 +230,20 @@ def main(argv: list[str] | None = None) -> int:
     by_test: dict[tuple[str, str, str], list[OA.OfficialAssert]] = defaultdict(list)
     for a in inv.asserts:
         by_test[(a.schematron, a.pattern, OA.norm(a.test))].append(a)
-    done: set[str] = set()
+    done: set[str] = {r["for"] for r in existing if r.get("for")}
+    per_group: dict[tuple[str, str], int] = defaultdict(int)
+    by_key = {a.key: a for a in inv.asserts}
+    for r in existing:
+        if r["operator"] == synth.OPERATOR and r.get("for") in by_key:
+            per_group[(by_key[r["for"]].schematron, by_key[r["for"]].excerpt)] += 1
+    if args.edits:  # one assert of every (schematron, message) group before a second one
+        rank: dict[tuple[str, str], int] = defaultdict(int)
+        keyed = []
+        for a in todo:
+            g = (a.schematron, a.excerpt)
+            keyed.append((rank[g], a.schematron == "ASIP-STRUCT-MIN-StrucMin", a.key, a))
+            rank[g] += 1
+        todo = [t[-1] for t in sorted(keyed, key=lambda t: t[:3])]
     trees: dict[str, tuple] = {}
     found = 0
     tried = 0
@@ -164,9 +264,19 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if tried and tried % 50 == 0:
             print(f"  {tried} candidates tried, {found} found, at {a.key}", flush=True)
-        for cand in candidates_for(tree, a, cands, args.per_assert):
+        if args.edits:
+            group = (a.schematron, a.excerpt)
+            if args.per_group and per_group[group] >= args.per_group:
+                continue
+            todo_cands = edit_candidates(tree, a, args.per_assert)
+        else:
+            todo_cands = candidates_for(tree, a, cands, args.per_assert)
+        for cand in todo_cands:
             tried += 1
-            data = M._serialize(M.apply(tree, cand))
+            try:
+                data = M._serialize(synth.apply(tree, cand) if args.edits else M.apply(tree, cand))
+            except synth.EditError:
+                continue
             doc, _ = parse_document(data, "targeted.xml")
             if doc is None:
                 continue
@@ -175,27 +285,43 @@ def main(argv: list[str] | None = None) -> int:
             except Exception:  # a dynamic error: not a usable candidate
                 continue
             keys = set()
+            hit_target = False
+            target_paths: set[str] | None = None
             for r in results:
                 if r.kind != "failed-assert":
                     continue
-                for b in by_test.get((a.schematron, r.pattern, OA.norm(r.test or "")), []):
-                    if b.regex is not None and b.regex.fullmatch("".join(r.text.split())):
-                        keys.add(b.key)
-                        break
+                text = "".join(r.text.split())
+                same = [b for b in by_test.get((a.schematron, r.pattern, OA.norm(r.test or "")), [])
+                        if b.regex is not None and b.regex.fullmatch(text)]
+                if len(same) == 1:
+                    keys.add(same[0].key)
+                if a in same and not hit_target:
+                    # The same test and message at many places (the DTr1 rules of every header
+                    # element): the failure is the target's when it is on one of its context nodes.
+                    if len(same) == 1:
+                        hit_target = True
+                    else:
+                        if target_paths is None:
+                            target_paths = _context_paths(doc, a.context)
+                        hit_target = _from_document_element(r.location) in target_paths
+            if hit_target:
+                keys.add(a.key)
             if a.key in keys:
-                row = (bid, cand.operator, cand.target)
+                if args.edits:  # the candidate is the edit text itself
+                    per_group[(a.schematron, a.excerpt)] += 1
+                    row = (bid, synth.OPERATOR, cand)
+                else:
+                    row = (bid, cand.operator, cand.target)
                 if row not in have:
                     have.add(row)
-                    existing.append({"base": bid, "operator": cand.operator, "target": cand.target,
-                                     "for": a.key})
+                    existing.append({"base": bid, "operator": row[1], "target": row[2], "for": a.key})
                     found += 1
+                    if found % 10 == 0:  # a long search keeps what it found (it can be resumed)
+                        _write(existing)
                 done |= keys
                 break
         done.add(a.key)
-    E.TARGETED_JSON.write_text(json.dumps({"about": "targeted mutants (tests/parity/targets.py): "
-                                           "base, operator, target; 'for' = the official assert aimed at",
-                                           "mutants": existing}, ensure_ascii=False, indent=1) + "\n",
-                               encoding="utf-8")
+    _write(existing)
     print(f"{found} targeted mutants added ({tried} candidates tried, {time.time() - start:.0f} s) "
           f"-> {E.TARGETED_JSON}", flush=True)
     return 0

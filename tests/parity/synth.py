@@ -1,0 +1,238 @@
+"""Assert-driven one-defect edits for the targeted parity mutants (issue 17, item 4).
+
+The seeded operators of tests/parity/mutants.py change what a document has (remove,
+duplicate, set a wrong value). Many official asserts forbid what a document does not have —
+``@compression`` on an ``ST``, a ``thumbnail``, a second ``houseNumber``, a ``nullFlavor``
+beside a value — and no change of an existing node reaches them. An *edit* is a small
+change on one element, written as text so that a mutant is rebuilt from its id:
+
+    PATH::EDIT[;EDIT...]
+
+with PATH an element path of :func:`mutants.element_path` and EDIT one of
+
+* ``@name=value``   set an attribute (``xsi:type`` for the XSI one; value without ``;{},``)
+* ``-@name``        remove an attribute
+* ``+name``         append an empty child ``name`` (HL7 namespace, or ``p:name`` for the
+  prefixes of :data:`PREFIXES`), ``+name{@a=v,+sub}`` with attributes and empty children
+* ``-name``         remove every child ``name``
+* ``*name=N``       make the element have N children ``name`` (copies of the first one,
+  or empty ones when it has none)
+
+:func:`edits_for` derives the candidate edits of one official assert from the names its
+test mentions (its attributes, child elements and string literals); the caller keeps the
+first candidate the kit's own schematron (cdacheck's kit mode) says fails that assert.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from itertools import islice
+
+from lxml import etree
+
+from parity import mutants as M
+
+OPERATOR = "edit"
+PREFIXES = {"hl7": M.HL7, "cda": M.HL7, "xsi": M.XSI, "lab": "urn:oid:1.3.6.1.4.1.19376.1.3.2",
+            "pharm": "urn:ihe:pharm:medication", "sdtc": "urn:hl7-org:sdtc"}
+
+
+class EditError(ValueError):
+    """An edit that does not parse or does not apply to its document."""
+
+
+def _qname(name: str, attribute: bool) -> str:
+    prefix, _, local = name.rpartition(":")
+    if not prefix:
+        return local if attribute else f"{{{M.HL7}}}{local}"
+    if prefix not in PREFIXES:
+        raise EditError(f"unknown prefix {prefix!r}")
+    return f"{{{PREFIXES[prefix]}}}{local}"
+
+
+def _split(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside braces."""
+    out, depth, buf = [], 0, ""
+    for ch in text:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == sep and depth == 0:
+            out.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    out.append(buf)
+    return [p for p in out if p]
+
+
+def _new_child(parent: etree._Element, spec: str) -> etree._Element:
+    m = re.fullmatch(r"([\w:.-]+)(?:\{(.*)\})?", spec, re.S)
+    if m is None:
+        raise EditError(f"bad child {spec!r}")
+    child = etree.SubElement(parent, _qname(m.group(1), attribute=False))
+    for part in _split(m.group(2) or "", ","):
+        _apply_one(child, part)
+    return child
+
+
+def _apply_one(el: etree._Element, edit: str) -> None:
+    if edit.startswith("@"):
+        name, sep, value = edit[1:].partition("=")
+        if not sep:
+            raise EditError(f"bad attribute edit {edit!r}")
+        el.set(_qname(name, attribute=True), value)
+    elif edit.startswith("-@"):
+        name = _qname(edit[2:], attribute=True)
+        if name not in el.attrib:
+            raise EditError(f"no attribute {edit[2:]!r} to remove")
+        del el.attrib[name]
+    elif edit.startswith("+"):
+        _new_child(el, edit[1:])
+    elif edit.startswith("-"):
+        tag = _qname(edit[1:], attribute=False)
+        kids = [c for c in el if c.tag == tag]
+        if not kids:
+            raise EditError(f"no child {edit[1:]!r} to remove")
+        for c in kids:
+            el.remove(c)
+    elif edit.startswith("*"):
+        name, _, n = edit[1:].partition("=")
+        tag = _qname(name, attribute=False)
+        want = int(n)
+        kids = [c for c in el if c.tag == tag]
+        while len(kids) > want:
+            el.remove(kids.pop())
+        while len(kids) < want:
+            if kids:
+                dup = copy.deepcopy(kids[0])
+                dup.tail = kids[-1].tail
+                kids[-1].addnext(dup)
+            else:
+                dup = etree.SubElement(el, tag)
+            kids.append(dup)
+    else:
+        raise EditError(f"bad edit {edit!r}")
+
+
+def parse_target(target: str) -> tuple[str, list[str]]:
+    path, sep, edits = target.partition("::")
+    if not sep or not path.startswith("/"):
+        raise EditError(f"bad edit target {target!r}")
+    return path, _split(edits, ";")
+
+
+def apply(tree: etree._ElementTree, target: str) -> etree._ElementTree:
+    """A copy of ``tree`` with the edits of ``target`` made."""
+    path, edits = parse_target(target)
+    new = copy.deepcopy(tree)
+    try:
+        el = M._find(new, path)
+    except (AssertionError, IndexError) as exc:
+        raise EditError(f"no element at {path}") from exc
+    for edit in edits:
+        _apply_one(el, edit)
+    return new
+
+
+# --------------------------------------------------------------------------- candidates
+
+_ATTR = re.compile(r"@((?:[A-Za-z]+:)?[A-Za-z][\w-]*)")
+_ELEM = re.compile(r"\b((?:hl7|cda|lab|pharm|sdtc):[A-Za-z][\w-]*)")
+_LITERAL = re.compile(r"'([^'\s;{},]{1,40})'")
+_COUNT_MAX = re.compile(r"count\(((?:hl7|lab|pharm|sdtc):[\w-]+)\)\s*(?:<=\s*(\d+)|<\s*(\d+)|=\s*(\d+))")
+_COUNT_MIN = re.compile(r"count\(((?:hl7|lab|pharm|sdtc):[\w-]+)\)\s*(?:>=\s*(\d+)|>\s*(\d+)|=\s*(\d+))")
+
+# Values to try per attribute name, beside the test's own literals (bad ones first).
+_PROBES = {
+    "nullFlavor": ("UNK", "NI", "OTH", "NA", "ZZ"),
+    "xsi:type": ("CD", "ST", "TS", "IVL_TS", "PQ", "II", "CE", "CS", "ED", "INT", "BL", "ZZ"),
+    "mediaType": ("text/html", "application/pdf", "text/plain"),
+    "representation": ("TXT", "B64", "ZZ"),
+    "compression": ("DF", "GZ"),
+    "integrityCheckAlgorithm": ("SHA-256", "SHA-1"),
+    "integrityCheck": ("AAAA",),
+    "language": ("fr-FR", "xx_bad!"),
+    "charset": ("UTF-8",),
+    "value": ("ZZ", "20230230", "abc", "1"),
+    "unit": ("bogus_unit", "mg"),
+    "use": ("ZZ", "H"),
+    "root": ("1.2.3", "pas-un-oid", "1.2.250.1.213.1.4.10"),
+    "extension": ("", "000"),
+    "code": ("ZZZ-BOGUS", ""),
+    "codeSystem": ("1.2.250.1.213.9.9.9", ""),
+    "inclusive": ("ZZ", "true"),
+    "operator": ("ZZ", "I"),
+    "displayable": ("ZZ", "true"),
+    "qualifier": ("ZZ",),
+}
+_DEFAULT_PROBES = ("ZZ", "", "1")
+
+
+def _local(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+def edits_for(el: etree._Element, test: str, limit: int = 60) -> list[str]:
+    """Candidate EDIT lists (joined with ';') for one assert test on one context element."""
+    attrs = list(dict.fromkeys(a for a in _ATTR.findall(test) if a != "xsi:type"))
+    if "@xsi:type" in test:
+        attrs.append("xsi:type")
+    elems = list(dict.fromkeys(_ELEM.findall(test)))
+    literals = list(dict.fromkeys(_LITERAL.findall(test)))
+    present = {(etree.QName(k).localname if "}" in k and not k.startswith(f"{{{M.XSI}}}") else
+                ("xsi:type" if k == f"{{{M.XSI}}}type" else k)) for k in el.attrib}
+
+    def values(a: str) -> list[str]:
+        probes = list(_PROBES.get(_local(a) if a != "xsi:type" else a, _DEFAULT_PROBES))
+        lits = [v for v in literals if not v.startswith(("urn:", "http")) and "." not in v[:1]]
+        out = [v + "X" for v in lits[:3]] + lits[:4] + probes
+        cur = el.get(a if a != "xsi:type" else f"{{{M.XSI}}}type")
+        return [v for v in dict.fromkeys(out) if v != cur]
+
+    singles: list[str] = []
+    for m in _COUNT_MAX.finditer(test):  # count(x) <= N, < N, = N: one too many
+        le, lt, eq = m.group(2), m.group(3), m.group(4)
+        n = int(le) + 1 if le is not None else int(lt) if lt is not None else int(eq) + 1
+        singles.append(f"*{m.group(1)}={max(n, 1)}")
+    for m in _COUNT_MIN.finditer(test):  # count(x) >= N, > N, = N: one too few
+        ge, gt, eq = m.group(2), m.group(3), m.group(4)
+        n = int(ge) - 1 if ge is not None else int(gt) if gt is not None else int(eq) - 1
+        if n >= 0:
+            singles.append(f"*{m.group(1)}={n}")
+    for a in attrs:
+        if a in present:
+            singles.append(f"-@{a}")
+        singles.extend(f"@{a}={v}" for v in values(a)[:6])
+    for e in elems:
+        tag = _qname(e, False)
+        have = el.find(tag) is not None
+        singles.append(f"+{e}")
+        if have:
+            singles.append(f"-{e}")
+            singles.append(f"*{e}=2")
+        singles.append(f"+{e}{{@nullFlavor=UNK}}")
+        for a in attrs:
+            for v in values(a)[:2]:
+                singles.append(f"+{e}{{@{a}={v}}}")
+        for sub in elems:
+            if sub != e:
+                singles.append(f"+{e}{{+{sub}}}")
+                singles.append(f"+{e}{{@nullFlavor=UNK,+{sub}}}")
+    singles = [s for s in dict.fromkeys(singles) if not s.startswith("*") or s.split("=")[0][1:] in
+               {x for x in elems}]
+    out = list(singles)
+    # Pairs: a nullFlavor beside another attribute or child, two attributes together.
+    nf = [s for s in singles if s.startswith("@nullFlavor=")][:2]
+    others = [s for s in singles if not s.startswith(("@nullFlavor=", "-@nullFlavor"))]
+    for a in nf:
+        out.extend(f"{a};{o}" for o in others[:20])
+    attr_sets = [s for s in singles if s.startswith("@") and not s.startswith("@nullFlavor")]
+    firsts: dict[str, str] = {}
+    for s in attr_sets:
+        firsts.setdefault(s.split("=")[0], s)
+    fl = list(firsts.values())
+    out.extend(f"{x};{y}" for i, x in enumerate(fl) for y in fl[i + 1:])
+    return list(islice(dict.fromkeys(out), limit))
