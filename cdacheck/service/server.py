@@ -32,6 +32,7 @@ def _guarded_protocol(header_timeout: float) -> type[H11Protocol]:
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            set_nodelay(transport.get_extra_info("socket"))
             self._arm()
 
         def on_response_complete(self) -> None:
@@ -64,9 +65,25 @@ def _guarded_protocol(header_timeout: float) -> type[H11Protocol]:
     return GuardedH11Protocol
 
 
+def set_nodelay(sock: Any) -> None:
+    """TCP_NODELAY on an accepted connection: its response leaves at once.
+
+    uvicorn writes a response's head and body in two writes; with Nagle's algorithm the
+    body waits for the client's (delayed, about 40 ms) ACK of the head. asyncio sets the
+    option itself only on sockets whose ``proto`` is IPPROTO_TCP, which a socket built
+    with ``socket.socket(family, SOCK_STREAM)`` (proto 0) and its accepted ones are not.
+    """
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # the connection is already gone
+            pass
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio then sets TCP_NODELAY on every accepted connection
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
