@@ -254,7 +254,7 @@ class Service:
             for indicator in outcome.meta["indicators"]:
                 self.metrics.indicators.labels(indicator).inc()
             media = "application/json" if fmt in ("json", "sarif") else "text/plain; charset=utf-8"
-            return Response(outcome.body.encode("utf-8"), media_type=media,
+            return Response(outcome.body, media_type=media,
                             headers={"X-Cdacheck-Verdict": outcome.meta["verdict"]})
         if outcome.status == "timeout":
             return _error(504, "timeout", f"vérification non terminée en {self.config.timeout:g} s ; "

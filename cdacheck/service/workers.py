@@ -58,7 +58,7 @@ class Outcome:
     """What came back: ``ok`` (body + meta), ``error`` (the check raised), ``died``, ``timeout``."""
 
     status: Literal["ok", "error", "died", "timeout", "unavailable"]
-    body: str = ""
+    body: bytes = b""  # the answer, UTF-8 (encoded in the worker, not on the event loop)
     meta: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     worker: int | None = None
@@ -172,7 +172,7 @@ def worker_main(conn: Connection, settings_json: str) -> None:
             return
         try:
             body, meta = state.handle(req)
-            conn.send(("ok", body, meta))
+            conn.send(("ok", body.encode("utf-8"), meta))
         except Exception as exc:  # the pipeline turns check failures into findings; this is rarer
             conn.send(("error", f"{type(exc).__name__}: {exc}"[:500], {}))
 
@@ -180,11 +180,11 @@ def worker_main(conn: Connection, settings_json: str) -> None:
 # ---------------------------------------------------------------------------- parent side
 
 
-def _frame(data: bytes) -> bytes:
+def _frame(data: bytes) -> tuple[bytes, bytes]:
     """``data`` framed as Connection.send_bytes frames it (a 4-byte length, or -1 and 8)."""
     if len(data) > 0x7FFFFFFF:
-        return struct.pack("!iQ", -1, len(data)) + data
-    return struct.pack("!i", len(data)) + data
+        return struct.pack("!iQ", -1, len(data)), data
+    return struct.pack("!i", len(data)), data
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> bytes:
@@ -254,7 +254,8 @@ class _Slot:
             return Outcome("unavailable", worker=self.pid)
         reader, writer = stream
         try:
-            writer.write(_frame(pickle.dumps(req, protocol=pickle.HIGHEST_PROTOCOL)))
+            payload = pickle.dumps(req, protocol=pickle.HIGHEST_PROTOCOL)
+            writer.writelines(_frame(payload))  # the length, then the payload: not copied again
         except (OSError, RuntimeError):
             return Outcome("unavailable", worker=self.pid)
         try:
