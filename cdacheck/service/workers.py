@@ -16,6 +16,7 @@ This module imports nothing from the HTTP stack, so worker processes stay light.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -172,6 +173,7 @@ def worker_main(conn: Connection, settings_json: str) -> None:
             return
         try:
             body, meta = state.handle(req)
+            meta["sha256"] = hashlib.sha256(req.data).hexdigest()[:16]  # for the log line
             conn.send(("ok", body.encode("utf-8"), meta))
         except Exception as exc:  # the pipeline turns check failures into findings; this is rarer
             conn.send(("error", f"{type(exc).__name__}: {exc}"[:500], {}))
