@@ -2,11 +2,15 @@
 
     python bench/bench_service.py [--duration 15] [--rate 20] [--concurrency 8]
                                   [--rss-requests 20000] [--kit] [--kit-docs 20]
+                                  [--client raw|httpx] [--only cold closed open rss]
 
 Documents: the official kit's 94 examples (CDACHECK_KIT, default ../shared/cisis-kit),
 split into N1 and N3 by cdacheck's own detection, and our own valid N1 samples. The server is started as a user starts
 it (``python -m cdacheck serve --port 0 --workers W --env test``) on 127.0.0.1; the load
-generator is an asyncio httpx client in this process, bounded in time and count.
+generator is an asyncio client in this process, bounded in time and count: hand-written
+HTTP/1.1 keep-alive connections by default (about 0.5 ms of CPU per request), httpx's
+AsyncClient with ``--client httpx`` (about 5 ms). Each row also gives the CPU per request
+of the server process, its workers and the load generator.
 
 * process per document: ``python -m cdacheck --env test DOC`` for a few N1 documents;
 * closed loop: ``--concurrency`` clients send N1 (then N3) documents back to back for
