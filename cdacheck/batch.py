@@ -1,8 +1,9 @@
 """Batches that stream: each input's result is written as soon as it is known.
 
 Memory stays flat: an item is rendered, written and dropped; only the summary counts are
-kept. ``jobs > 1`` checks inputs in that many worker processes (each with its own warm
-runner) and still writes them in input order, with a bounded window of inputs in flight.
+kept. ``jobs > 1`` checks inputs in that many processes, this one and ``jobs - 1`` spawned
+workers (each with its own warm runner), and still writes them in input order, with a
+bounded window of inputs in flight.
 The three formats stream: ``text`` (the same text as the one-shot reporter), ``json`` (the
 same ``RunReport`` document, written piece by piece) and ``jsonl`` (one object per input,
 then a summary line).
@@ -16,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from cdacheck.config import Settings
 from cdacheck.inputs.sources import expand, iter_sources
@@ -25,9 +26,6 @@ from cdacheck.pipeline import Runner, SummaryBuilder, ToolError, runner_for
 from cdacheck.reporters import json as json_reporter
 from cdacheck.reporters import jsonl as jsonl_reporter
 from cdacheck.reporters import text as text_reporter
-
-if TYPE_CHECKING:  # the process pool is imported by --jobs only (multiprocessing is slow to load)
-    from concurrent.futures import Future
 
 Item = DocumentReport | ArchiveReport
 STDIN = "-"
@@ -53,21 +51,77 @@ def _check_entry(runner: Runner, entry: Entry, stdin: Any = None) -> list[Item]:
     return [runner.check_source(s) for s in iter_sources([entry.path], runner.settings.max_bytes, stdin)]
 
 
-def _worker_check(settings_json: str, entry: Entry | None, data: bytes | None) -> Any:
-    """Run in a worker process: ("items", [...]) / ("head", RunReport) / ("tool-error", why)."""
+def _worker_main(conn: Any, settings_json: str) -> None:
+    """A ``--jobs`` worker process: one input at a time from the pipe, its items back.
+
+    It ignores SIGINT: a Ctrl-C reaches the whole process group, and the parent, which
+    handles it, stops the workers."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         runner = runner_for(Settings.model_validate_json(settings_json))
     except ToolError as exc:
-        return ("tool-error", str(exc))
-    if entry is None:
-        return ("head", runner.report_head())
-    if data is not None:  # standard input, read by the parent
-        return ("items", [runner.check_source(s) for s in iter_sources([data], runner.settings.max_bytes)])
-    return ("items", _check_entry(runner, entry))
+        conn.send(("tool-error", str(exc)))
+        return
+    while True:
+        try:
+            entry = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if entry is None:
+            return
+        try:
+            conn.send(("items", _check_entry(runner, entry)))
+        except Exception as exc:  # the pipeline turns check failures into findings: rarer
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _relabel(items: list[Item], label: str) -> list[Item]:
-    return [i.model_copy(update={"source": label}) if i.source == "<bytes>" else i for i in items]
+class _Worker:
+    """One spawned ``--jobs`` worker and the inputs sent to it, oldest first.
+
+    A plain pipe, no ProcessPoolExecutor: its feeder and manager threads need the GIL of
+    this process, which checks documents too, and the worker then waited for its next
+    input (measured: ``-j 2`` at half the expected rate)."""
+
+    def __init__(self, ctx: Any, settings_json: str) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, settings_json), daemon=True,
+                                name="cdacheck-job")
+        self.proc.start()
+        child.close()
+        self.outstanding = 0
+
+    def send(self, entry: Entry) -> None:
+        self.conn.send(entry)
+        self.outstanding += 1
+
+    def ready(self) -> bool:
+        return self.conn.poll()
+
+    def result(self) -> list[Item]:
+        try:
+            kind, value = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise ToolError("un processus de vérification (--jobs) s'est arrêté brutalement") from exc
+        self.outstanding -= 1
+        if kind == "tool-error":
+            raise ToolError(value)
+        if kind == "error":
+            raise ToolError(f"échec interne d'un processus de vérification (--jobs) : {value}")
+        return value
+
+    def stop(self, finished: bool) -> None:
+        if finished:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        self.conn.close()
 
 
 def iter_checked(settings: Settings, todo: list[Entry], jobs: int = 1,
@@ -90,52 +144,60 @@ def iter_checked(settings: Settings, todo: list[Entry], jobs: int = 1,
 
 def _parallel(settings: Settings, todo: list[Entry], jobs: int,
               stdin: Any) -> tuple[RunReport, Iterator[Item]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """``jobs`` processes check: this one and ``jobs - 1`` spawned workers.
 
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    This process has its own warm runner, as with ``--jobs 1``, and checks the next input
+    itself whenever the oldest one in flight is not back yet: it is one of the ``jobs``
+    checkers, not an idle dispatcher. So ``-j 2`` is two processes holding a schema and
+    packs, not three (about 180 MB each for the kit's examples; the tree stays under 400 MB).
+    Results still come out in input order, with a bounded window of inputs in flight.
+    """
+    import multiprocessing
+
+    runner = Runner(settings)  # raises ToolError (bad schema, kit) before any worker starts
+    head = runner.report_head()
     settings_json = settings.model_dump_json()
-    try:
-        head = _unwrap(pool.submit(_worker_check, settings_json, None, None))
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
 
     def ordered() -> Iterator[Item]:
-        window: deque[tuple[Entry, Future[Any]]] = deque()
+        ctx = multiprocessing.get_context("spawn")
+        workers = [_Worker(ctx, settings_json) for _ in range(jobs - 1)]
+        per_worker = 4  # inputs queued for each worker
+        limit = jobs * 4  # inputs in flight or waiting to be written: memory stays flat
+        window: deque[tuple[Entry, _Worker | list[Item]]] = deque()
         pending = iter(todo)
-        limit = jobs * 4  # inputs in flight: bounded, so memory stays flat
+        finished = False
         try:
             while True:
                 while len(window) < limit:
+                    free = min(workers, key=lambda w: w.outstanding)
+                    if free.outstanding >= per_worker:
+                        break
                     entry = next(pending, None)
                     if entry is None:
                         break
-                    data = None
-                    if entry.path == STDIN:
-                        data = (stdin or sys.stdin.buffer).read(settings.max_bytes + 1)
-                    window.append((entry, pool.submit(_worker_check, settings_json, entry, data)))
+                    if entry.path == STDIN:  # read here, in input order: checked here too
+                        window.append((entry, _check_entry(runner, entry, stdin)))
+                        continue
+                    free.send(entry)
+                    window.append((entry, free))
                 if not window:
+                    finished = True
                     return
-                entry, future = window.popleft()
-                items = _unwrap(future)
-                yield from (_relabel(items, entry.label) if entry.path == STDIN else items)
+                entry, slot = window[0]
+                if isinstance(slot, _Worker) and not slot.ready() and len(window) < limit:
+                    mine = next(pending, None)
+                    if mine is not None:  # the oldest is not back yet: check the next one here
+                        window.append((mine, _check_entry(runner, mine, stdin)))
+                        continue
+                window.popleft()
+                # a worker answers in the order it was sent inputs, and the window's oldest
+                # input is the oldest any worker holds: its answer is the next one
+                yield from (slot if isinstance(slot, list) else slot.result())
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.stop(finished)
 
     return head, ordered()
-
-
-def _unwrap(future: Future[Any]) -> Any:
-    from concurrent.futures.process import BrokenProcessPool
-
-    try:
-        kind, value = future.result()
-    except BrokenProcessPool as exc:
-        raise ToolError("un processus de vérification (--jobs) s'est arrêté brutalement") from exc
-    if kind == "tool-error":
-        raise ToolError(value)
-    return value
 
 
 # ---------------------------------------------------------------------------- writing

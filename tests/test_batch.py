@@ -93,6 +93,46 @@ def test_jobs_2_text_is_the_sequential_text(one_shot: cdacheck.RunReport) -> Non
     assert out.getvalue() == render(one_shot, "text")
 
 
+def test_jobs_3_text_is_the_sequential_text_and_no_thread_feeds_the_workers(
+        one_shot: cdacheck.RunReport) -> None:
+    """Two workers and this process check; the answers still come in input order. No thread
+    is started here to feed the workers (a ProcessPoolExecutor's feeder and manager threads
+    need this process's GIL, which its own checks hold: the workers then waited)."""
+    import threading
+
+    from cdacheck.batch import entries, iter_checked
+
+    threads = threading.active_count()
+    head, items = iter_checked(Settings(env="test"), entries(MIXED * 3), jobs=3)
+    got = []
+    for item in items:
+        assert threading.active_count() == threads
+        got.append(item)
+    out = io.StringIO()
+    run_batch(Settings(env="test"), MIXED, out, "text", jobs=3)
+    assert out.getvalue() == render(one_shot, "text")
+    sources = [i.source for i in got]
+    assert sources == [i.source for i in one_shot.items] * 3
+
+
+def _dying_worker(conn: Any, settings_json: str) -> None:
+    import os
+
+    os._exit(3)
+
+
+def test_jobs_a_worker_that_dies_is_a_tool_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    from cdacheck import batch
+    from cdacheck.pipeline import ToolError
+
+    monkeypatch.setattr(batch, "_worker_main", _dying_worker)
+    with pytest.raises(ToolError, match="arrêté brutalement"):
+        run_batch(Settings(env="test"), MIXED * 4, io.StringIO(), "jsonl", jobs=2)
+    assert multiprocessing.active_children() == []
+
+
 def test_jobs_2_jsonl_in_input_order_with_stdin(one_shot: cdacheck.RunReport) -> None:
     data = (SAMPLES / "documents" / "ldl-ses-n1.xml").read_bytes()
     r = subprocess.run([sys.executable, "-m", "cdacheck", "--env", "test", "--format", "jsonl",

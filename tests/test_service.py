@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -221,3 +222,85 @@ def test_bad_kit_exits_2(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "cdacheck", "serve", "--port", "0", "--kit",
                         str(tmp_path)], capture_output=True, timeout=60, check=False)
     assert r.returncode == 2 and b"kit" in r.stderr
+
+
+def _server_side_nodelay(make_sock: Any, protocol: type, kwargs: Any = lambda loop: {}) -> int:
+    """Accept one connection on ``make_sock()`` with ``protocol(**kwargs(loop))``; the
+    accepted socket's TCP_NODELAY value, read just after ``connection_made``."""
+    import asyncio
+    import socket
+
+    seen: list[int] = []
+
+    class Recording(protocol):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            s = transport.get_extra_info("socket")
+            seen.append(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        sock = make_sock()
+        sock.listen()
+        sock.setblocking(False)
+        server = await loop.create_server(lambda: Recording(**kwargs(loop)), sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        for _ in range(200):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(run())
+    assert seen, "no connection accepted"
+    return seen[0]
+
+
+def test_accepted_connections_have_tcp_nodelay() -> None:
+    """The root cause of about 40 ms added to every answer: uvicorn writes a response's head
+    and body in two writes, and with Nagle's algorithm on the server's socket the body waited
+    for the client's delayed ACK. asyncio sets TCP_NODELAY only on sockets whose proto is
+    IPPROTO_TCP; ``bind()`` used to make proto-0 sockets. Both guards are checked: the socket
+    ``bind()`` makes, and the protocol setting the option even on a proto-0 socket."""
+    import asyncio
+    import socket
+
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from cdacheck.service.server import _guarded_protocol, bind, http_protocol
+
+    assert _server_side_nodelay(lambda: bind("127.0.0.1", 0), asyncio.Protocol) != 0
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # never called
+        raise AssertionError
+
+    config = uvicorn.Config(app, log_config=None, lifespan="off")
+
+    def proto0() -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0: asyncio skips it
+        sock.bind(("127.0.0.1", 0))
+        return sock
+
+    assert _server_side_nodelay(proto0, asyncio.Protocol) == 0  # the trap, still there
+    for base in {H11Protocol, http_protocol()}:
+        assert _server_side_nodelay(proto0, _guarded_protocol(5.0, base), lambda loop: {
+            "config": config, "server_state": ServerState(), "app_state": {}, "_loop": loop}) != 0
+
+
+def test_http_parser_is_httptools_when_installed() -> None:
+    """The serve extra brings httptools: uvicorn's h11 protocol, pure Python, cost about 40 %
+    of the server process's CPU per request."""
+    import importlib.util
+
+    from cdacheck.service.server import http_protocol
+
+    if importlib.util.find_spec("httptools") is None:
+        pytest.skip("httptools is not installed (pip install 'cdacheck[serve]')")
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert http_protocol() is HttpToolsProtocol
