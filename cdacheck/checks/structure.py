@@ -67,11 +67,14 @@ class _Plan:
     """The constraints of one rule: plain maxima by child tag (checked from the counts of the
     element's children, one pass), and the others in the kit's order."""
 
-    __slots__ = ("max_plain", "others")
+    __slots__ = ("max_plain", "min_plain", "required", "forms", "others")
 
     def __init__(self) -> None:
         self.max_plain: dict[str, tuple[int, str, str]] = {}  # tag -> (max, step text, label)
-        self.others: list[Constraint] = []
+        self.min_plain: list[tuple[str, int, str, str]] = []  # (tag, min, step text, label)
+        self.required: list[tuple[str, str]] = []  # (attribute, label): attr, fixed non-optional
+        self.forms: dict[str, list[Constraint]] = {}  # attribute -> its cs/st/fixed checks
+        self.others: list[Constraint] = []  # counts through a predicate
 
 
 class _Node:
@@ -102,12 +105,18 @@ def _table() -> tuple[_Node, list[_Plan | None]]:
                     tag, test = _step(c[1])
                     if kind == "max" and test is _true and tag not in plan.max_plain:
                         plan.max_plain[tag] = (c[2], c[1], c[3])
+                    elif kind == "min" and test is _true:
+                        plan.min_plain.append((tag, c[2], c[1], c[3]))
                     else:
                         plan.others.append((kind, (tag, test), c[1], c[2], c[3]))
+                elif kind == "attr":
+                    plan.required.append((c[1], c[2]))
                 elif kind == "fixed":
-                    plan.others.append((kind, c[1], c[2], c[3], c[4]))
+                    plan.forms.setdefault(c[1], []).append((kind, c[1], c[2], c[3], c[4]))
+                    if not c[3]:  # absent is "" here, which is not the fixed value
+                        plan.required.append(("", c[1]))  # marker: checked with the forms
                 else:
-                    plan.others.append((kind, c[1], None, None, c[2]))
+                    plan.forms.setdefault(c[1], []).append((kind, c[1], None, None, c[2]))
             node = root
             for step in steps:
                 name, _, preds = step.partition("[")
@@ -121,7 +130,8 @@ def _table() -> tuple[_Node, list[_Plan | None]]:
         except (KeyError, ValueError, IndexError):  # a prefix or predicate form we do not model
             continue
         node.rules.append(len(constraints))
-        constraints.append(plan if plan.max_plain or plan.others else None)
+        constraints.append(plan if plan.max_plain or plan.min_plain or plan.required
+                           or plan.forms or plan.others else None)
     return root, constraints
 
 
@@ -156,37 +166,53 @@ def check_structure(ctx: CheckContext) -> Iterator[Hit]:
         plan = constraints[idx]
         if plan is None:
             continue
-        if plan.max_plain and len(el):
+        if (plan.max_plain or plan.min_plain) and len(el):
             counts: dict[object, int] = {}
             for k in el:
                 counts[k.tag] = counts.get(k.tag, 0) + 1
+        else:
+            counts = {}
+        if plan.max_plain:
             for tag, n in counts.items():
                 entry = plan.max_plain.get(tag)  # type: ignore[call-overload]
-                if entry is not None:
-                    limit, step, label = entry
-                    if n > limit:
-                        yield _hit(ctx, R_MAX, el, child=step, count=str(n), max=str(limit), template=label)
-        for kind, a, b, c, label in plan.others:
-            if kind in ("max", "min"):
-                tag, test = a  # type: ignore[misc]
-                n = sum(1 for k in el.iterchildren(tag) if test is _true or test(k))
-                if kind == "max" and n > c:  # type: ignore[operator]
-                    yield _hit(ctx, R_MAX, el, child=str(b), count=str(n), max=str(c), template=label)
-                elif kind == "min" and n < c:  # type: ignore[operator]
-                    yield _hit(ctx, R_MIN, el, child=str(b), count=str(n), min=str(c), template=label)
-                continue
-            value = el.get(str(a))
-            if kind == "attr":
-                if value is None:
-                    yield _hit(ctx, R_ATTR, el, attribute=str(a), template=label)
-            elif kind == "cs":
-                if value is not None and (value == "" or _WS.search(value)):
-                    yield _hit(ctx, R_FORM, el, attribute=str(a), value=value, template=label,
-                               expected="un code sans espace (type cs)")
-            elif kind == "st":
-                if value == "":
-                    yield _hit(ctx, R_FORM, el, attribute=str(a), value=value, template=label,
-                               expected="une valeur non vide (type st)")
-            elif kind == "fixed" and not (c and value is None) and (value or "") != b:
-                yield _hit(ctx, R_FORM, el, attribute=str(a), value=value or "", template=label,
-                           expected=f"« {b} »")
+                if entry is not None and n > entry[0]:
+                    yield _hit(ctx, R_MAX, el, child=entry[1], count=str(n), max=str(entry[0]),
+                               template=entry[2])
+        for tag, low, step, label in plan.min_plain:
+            n = counts.get(tag, 0)
+            if n < low:
+                yield _hit(ctx, R_MIN, el, child=step, count=str(n), min=str(low), template=label)
+        for kind, a, b, c, label in plan.others:  # counts through a predicate
+            tag, test = a  # type: ignore[misc]
+            n = sum(1 for k in el.iterchildren(tag) if test(k))
+            if kind == "max" and n > c:  # type: ignore[operator]
+                yield _hit(ctx, R_MAX, el, child=str(b), count=str(n), max=str(c), template=label)
+            elif kind == "min" and n < c:  # type: ignore[operator]
+                yield _hit(ctx, R_MIN, el, child=str(b), count=str(n), min=str(c), template=label)
+        attrib = el.attrib
+        for name, label in plan.required:
+            if name and name not in attrib:
+                yield _hit(ctx, R_ATTR, el, attribute=name, template=label)
+            elif not name and label not in attrib:  # a fixed value whose attribute is absent
+                yield from _forms(ctx, el, [f for f in plan.forms[label] if f[0] == "fixed" and not f[3]], "")
+        if plan.forms:
+            for name, value in attrib.items():
+                checks = plan.forms.get(name)  # type: ignore[call-overload]
+                if checks is not None:
+                    yield from _forms(ctx, el, checks, value)
+
+
+def _forms(ctx: CheckContext, el: etree._Element, checks: list[Constraint], value: str) -> Iterator[Hit]:
+    """The cs / st / fixed-value checks of one attribute (``value``: "" when absent)."""
+    for kind, a, b, c, label in checks:
+        if kind == "cs":
+            if value == "" or _WS.search(value):
+                yield _hit(ctx, R_FORM, el, attribute=str(a), value=value, template=label,
+                           expected="un code sans espace (type cs)")
+        elif kind == "st":
+            if value == "":
+                yield _hit(ctx, R_FORM, el, attribute=str(a), value=value, template=label,
+                           expected="une valeur non vide (type st)")
+        elif kind == "fixed" and value != b:
+            yield _hit(ctx, R_FORM, el, attribute=str(a), value=value, template=label,
+                       expected=f"« {b} »")
