@@ -231,13 +231,19 @@ def _walk(el: etree._Element, node: _Node, kinds: Kinds) -> None:
                     _walk(sub, child, kinds)
 
 
+def strucmin_applies(cda: etree._Element) -> bool:
+    """Whether the StrucMin rule contexts can match: they all require the CDA R2 typeId
+    (the XSD and header rules report a wrong one)."""
+    type_id = cda.find(f"{{{HL7}}}typeId")
+    return type_id is not None and (type_id.get("root"), type_id.get("extension")) == _TYPE_ID
+
+
 @check
 def check_datatypes(ctx: CheckContext) -> Iterator[Hit]:
     """Apply the DTr1 rules each header element gets in the official profile."""
     cda = ctx.doc.cda
-    type_id = cda.find(f"{{{HL7}}}typeId")
-    if type_id is None or (type_id.get("root"), type_id.get("extension")) != _TYPE_ID:
-        return  # the official contexts all require this typeId (XSD/header rules report it)
+    if not strucmin_applies(cda):
+        return
     kinds: Kinds = {}
     _walk(cda, _context_tree(), kinds)
     yield from _any(ctx, cda, kinds)

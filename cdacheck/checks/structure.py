@@ -25,9 +25,8 @@ from importlib import resources
 from lxml import etree
 
 from cdacheck.checks import CheckContext, check
-from cdacheck.checks.datatypes import _TYPE_ID, _clark, _hit, _predicate, _true
+from cdacheck.checks.datatypes import _clark, _hit, _predicate, _true, strucmin_applies
 from cdacheck.engines.schematron.xpath import split_top_level
-from cdacheck.inputs.xml import HL7
 from cdacheck.model import Hit, Severity
 from cdacheck.registry import rule
 
@@ -67,13 +66,14 @@ class _Plan:
     """The constraints of one rule: plain maxima by child tag (checked from the counts of the
     element's children, one pass), and the others in the kit's order."""
 
-    __slots__ = ("max_plain", "min_plain", "required", "forms", "others")
+    __slots__ = ("max_plain", "min_plain", "required", "forms", "absent_fixed", "others")
 
     def __init__(self) -> None:
         self.max_plain: dict[str, tuple[int, str, str]] = {}  # tag -> (max, step text, label)
         self.min_plain: list[tuple[str, int, str, str]] = []  # (tag, min, step text, label)
-        self.required: list[tuple[str, str]] = []  # (attribute, label): attr, fixed non-optional
+        self.required: list[tuple[str, str]] = []  # (attribute, label)
         self.forms: dict[str, list[Constraint]] = {}  # attribute -> its cs/st/fixed checks
+        self.absent_fixed: list[Constraint] = []  # fixed values whose attribute must be there
         self.others: list[Constraint] = []  # counts through a predicate
 
 
@@ -113,8 +113,8 @@ def _table() -> tuple[_Node, list[_Plan | None]]:
                     plan.required.append((c[1], c[2]))
                 elif kind == "fixed":
                     plan.forms.setdefault(c[1], []).append((kind, c[1], c[2], c[3], c[4]))
-                    if not c[3]:  # absent is "" here, which is not the fixed value
-                        plan.required.append(("", c[1]))  # marker: checked with the forms
+                    if not c[3]:  # not optional: an absent attribute reads "", not the value
+                        plan.absent_fixed.append((kind, c[1], c[2], c[3], c[4]))
                 else:
                     plan.forms.setdefault(c[1], []).append((kind, c[1], None, None, c[2]))
             node = root
@@ -131,7 +131,7 @@ def _table() -> tuple[_Node, list[_Plan | None]]:
             continue
         node.rules.append(len(constraints))
         constraints.append(plan if plan.max_plain or plan.min_plain or plan.required
-                           or plan.forms or plan.others else None)
+                           or plan.forms or plan.absent_fixed or plan.others else None)
     return root, constraints
 
 
@@ -156,9 +156,8 @@ def _walk(el: etree._Element, node: _Node, first: dict[etree._Element, int]) -> 
 def check_structure(ctx: CheckContext) -> Iterator[Hit]:
     """Apply the StrucMin cardinality and attribute constraints of each header element."""
     cda = ctx.doc.cda
-    type_id = cda.find(f"{{{HL7}}}typeId")
-    if type_id is None or (type_id.get("root"), type_id.get("extension")) != _TYPE_ID:
-        return  # the official contexts all require this typeId (XSD/header rules report it)
+    if not strucmin_applies(cda):
+        return
     root, constraints = _table()
     first: dict[etree._Element, int] = {}
     _walk(cda, root, first)
@@ -191,10 +190,11 @@ def check_structure(ctx: CheckContext) -> Iterator[Hit]:
                 yield _hit(ctx, R_MIN, el, child=str(b), count=str(n), min=str(c), template=label)
         attrib = el.attrib
         for name, label in plan.required:
-            if name and name not in attrib:
+            if name not in attrib:
                 yield _hit(ctx, R_ATTR, el, attribute=name, template=label)
-            elif not name and label not in attrib:  # a fixed value whose attribute is absent
-                yield from _forms(ctx, el, [f for f in plan.forms[label] if f[0] == "fixed" and not f[3]], "")
+        for fixed in plan.absent_fixed:
+            if str(fixed[1]) not in attrib:
+                yield from _forms(ctx, el, [fixed], "")
         if plan.forms:
             for name, value in attrib.items():
                 checks = plan.forms.get(name)  # type: ignore[call-overload]
