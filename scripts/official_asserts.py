@@ -92,6 +92,7 @@ class OfficialAssert:
     excerpt: str
     test: str = field(repr=False, default="")
     regex: re.Pattern[str] | None = field(repr=False, default=None)
+    lets: dict[str, str] = field(repr=False, default_factory=dict)   # the rule's <let>s, name -> value
 
     @property
     def rule_key(self) -> str:
@@ -156,6 +157,7 @@ class Inventory:
                     chash = context_hash(context) + (f"#{seen_ctx[nctx]}" if seen_ctx[nctx] > 1 else "")
                     rows = by_rule.setdefault((stem, pid, nctx), []) if seen_ctx[nctx] == 1 else []
                     n = 0
+                    lets = {c.get("name"): c.get("value", "") for c in rule.iter(f"{_S}let") if c.get("name")}
                     for child in rule:
                         if not isinstance(child.tag, str) or child.tag not in (f"{_S}assert", f"{_S}report"):
                             continue
@@ -166,7 +168,7 @@ class Inventory:
                             context=context, n=n,
                             kind="assert" if child.tag == f"{_S}assert" else "report",
                             role=child.get("role"), excerpt=_excerpt(template),
-                            test=child.get("test", ""), regex=_message_regex(template))
+                            test=child.get("test", ""), regex=_message_regex(template), lets=lets)
                         asserts.append(a)
                         rows.append(a)
         return cls(asserts, defects, by_rule, patterns)

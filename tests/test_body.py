@@ -163,5 +163,66 @@ def test_bdy015_n3_without_entry_is_a_warning() -> None:
 
 def test_bdy_rules_are_declared_with_a_source() -> None:
     specs = [r for r in REGISTRY if r.family == "BDY"]
-    assert len(specs) == 15
-    assert all(r.source.startswith("cisis-facts") for r in specs)
+    assert len(specs) == 16
+    assert all(r.source.startswith(("cisis-facts", "CI-SIS")) for r in specs)
+
+
+ALLERGIES = "1.3.6.1.4.1.19376.1.5.3.1.3.13"   # a section template (IHE S_allergies...)
+PROBLEM = "1.3.6.1.4.1.19376.1.5.3.1.4.5"      # an observation template (IHE E_problemEntry)
+CONCERN = "1.3.6.1.4.1.19376.1.5.3.1.4.5.1"    # the concern entry: its parent holds an act
+
+
+def _section(entry_tid: str = "", obs_tid: str = PROBLEM, section_tid: str = ALLERGIES,
+             obs: str = "observation") -> str:
+    return (f'<component><section><templateId root="{section_tid}"/><code code="x"/><title>t</title>'
+            f'<text>t</text><entry>{entry_tid}<{obs} classCode="OBS" moodCode="EVN">'
+            f'<templateId root="{obs_tid}"/><code code="y"/></{obs}></entry></section></component>')
+
+
+def test_bdy016_templates_in_their_place_are_clean() -> None:
+    assert "BDY016" not in rule_ids(n3(_section()))
+
+
+def test_bdy016_section_template_on_an_entry() -> None:
+    ids = rule_ids(n3(_section(entry_tid=f'<templateId root="{ALLERGIES}"/>')))
+    assert ids.count("BDY016") == 1
+
+
+def test_bdy016_observation_template_on_another_element() -> None:
+    assert rule_ids(n3(_section(obs="act"))).count("BDY016") == 1
+
+
+def test_bdy016_parent_must_hold_an_act() -> None:
+    assert rule_ids(n3(_section(obs_tid=CONCERN))).count("BDY016") == 1  # its entry holds no act
+    assert "BDY016" not in rule_ids(n3(_section(obs_tid=CONCERN, obs="act")))
+
+
+def test_bdy016_unless_another_template_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = {"9.9": {"parent_has": "act", "unless": ["9.8"], "sources": ["IHE"]}}
+    monkeypatch.setattr(body, "_placement_table", lambda: table)
+    assert rule_ids(n3(_section(obs_tid="9.9"))).count("BDY016") == 1
+    both = _section(obs_tid="9.9").replace('<templateId root="9.9"/>',
+                                           '<templateId root="9.9"/><templateId root="9.8"/>')
+    assert "BDY016" not in rule_ids(n3(both))
+
+
+def test_bdy016_message_names_element_template_and_expectation() -> None:
+    from cdacheck import check
+
+    xml = n3(_section(entry_tid=f'<templateId root="{ALLERGIES}"/>'))
+    report = check(xml.encode(), settings=Settings(env="test"))
+    msgs = [f.message for item in report.items for f in item.findings if f.rule_id == "BDY016"]
+    assert len(msgs) == 1
+    assert "entry" in msgs[0] and ALLERGIES in msgs[0] and "section" in msgs[0], msgs[0]
+
+
+def test_bdy016_table_matches_the_kit(kit_dir) -> None:  # noqa: ANN001 - the conftest fixture
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kit = kit_dir
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "gen_template_placement.py"),
+                           "--kit", str(kit), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -215,3 +215,29 @@ def test_sc_code_rules_on_an_authoring_device(runner: Runner) -> None:
             and any("manufacturerModelName" in m and "M-1" in m for r, m in found if r == "DTY006")), found
     assert any(r == "DTY007" and "softwareName" in m and "@displayName sans @code" in m for r, m in found), found
     assert any(r == "DTY007" and "softwareName" in m and "nullFlavor=UNK" in m for r, m in found), found
+
+
+@pytest.mark.parametrize(("qualifiers", "flagged"), [
+    (("BR BR", "SP SP"), True),      # every part repeats a qualifier: dtr1-7-EN fails
+    (("BR BR", "SP"), False),        # one part with distinct qualifiers is enough
+    (("BR", None), False),
+    (("CL  CL", "BR\tBR"), True),    # any XPath \s separates; "CL  CL" has an empty token too
+    (("A  B", "A  B"), False),       # A, '', B: distinct
+])
+def test_en_parts_with_repeated_qualifiers(runner: Runner, qualifiers: tuple, flagged: bool) -> None:
+    from lxml import etree
+
+    h = "{urn:hl7-org:v3}"
+    tree = etree.parse(str(ROOT / "samples" / "documents" / "ldl-ses-n1.xml"))
+    name = tree.getroot().find(f"{h}author/{h}assignedAuthor/{h}assignedPerson/{h}name")
+    parts = [c for c in name if isinstance(c.tag, str)]
+    assert len(parts) >= 2
+    for i, part in enumerate(parts):  # the qualifiers given, in turn, on every part of the name
+        q = qualifiers[i % len(qualifiers)]
+        part.attrib.pop("qualifier", None)
+        if q is not None:
+            part.set("qualifier", q)
+    data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    report, _, _ = runner.check_document(data, "en.xml")
+    hits = [f.message for f in report.findings if "qualificatif répété" in f.message]
+    assert bool(hits) == flagged, hits

@@ -116,3 +116,35 @@ def test_every_official_error_assert_is_accounted_for(coverage: dict) -> None:
     n_na = sum(coverage["not_applicable"].values())
     assert n_rows + n_na == coverage["meta"]["inventoried"]
     assert coverage["meta"]["applicable_error_level"] > 0
+
+
+def test_assertions_implied_by_their_rule_context() -> None:
+    """An assertion whose test repeats its rule context's predicate cannot fail: status
+    unreachable, with the predicate named (coverage.implied_by_context)."""
+    from parity.coverage import implied_by_context as implied
+
+    ctx = ("//hl7:ClinicalDocument[hl7:typeId[@root = '2.16.840.1.113883.1.3']]"
+           "/hl7:realmCode[@code = 'FR']")
+    assert implied(ctx, "string(@code) = ('FR')") == "@code = 'FR'"
+    assert implied(ctx, "string(@code) = ('BE')") is None
+    assert implied(ctx, "string(@root) = ('2.16.840.1.113883.1.3')") is None  # an ancestor's predicate
+    assert implied("//a/hl7:name[hl7:family]", "count(hl7:family) >= 1") == "hl7:family"
+    assert implied("//a/hl7:name[hl7:family]", "count(hl7:family) >= 2") is None
+    assert implied("//a/hl7:patientRole[hl7:patient]", "count(hl7:patient[not(@nullFlavor)]) >= 1") is None
+    assert implied("//a/hl7:x[@classCode][hl7:y]", "@classCode") == "@classCode"
+    assert implied("//a/hl7:x[@classCode] | //b/hl7:x", "@classCode") is None  # another branch
+    assert implied("//a/hl7:x[@code='A B']", "string(@code) = ('AB')") is None  # literals keep spaces
+    assert implied("//a/hl7:dischargeDispositionCode[@codeSystem = '1.2.250.1.213.2.14']",
+                   "string(@codeSystem) = ('1.2.250.1.213.2.14') or not(@codeSystem)") is not None
+
+
+def test_assertions_that_are_always_true() -> None:
+    from parity.coverage import always_true
+
+    assert always_true("(not(@nullFlavor) or 1)") == "1"
+    assert always_true("count(cda:inFulfillmentOf)>=0") == "count(cda:inFulfillmentOf)>=0"
+    assert always_true("(($count_formCode =1) or ($count_formCode =0))") is None
+    assert always_true("not(@a) or 1 = 2") is None
+    assert always_true("count(a)-count(b)>=0") is None   # not one count
+    assert always_true("f(1)") is None
+    assert always_true("(a) or (b)") is None

@@ -11,8 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import logging
 from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
 
 from lxml import etree
 
@@ -102,6 +105,14 @@ R_N3_NO_ENTRY = rule(
     "structuredBody avec {sections} section(s) mais aucune entrée codée (entry) : le document "
     "revendique le niveau N3 sans données structurées.",
     "A structuredBody with no entry at all claims N3 but holds no structure.", source=_SRC_C)
+R_PLACEMENT = rule(
+    "BDY016", "template-on-wrong-element", Severity.ERROR,
+    "{element} porte le templateId {root} ({sources}) mais {found} ; attendu {expected}.",
+    "A section or entry template sits on an element of another kind: a section template on an "
+    "entry, an observation template on an act (the placement assertion that opens the "
+    "template's rule in the IHE and CI-SIS profiles).",
+    source="CI-SIS IHE, Modèles de contenus CDA, Modèles ANS (placement des modèles ; "
+           "cdacheck/data/template_placement.json)")
 
 
 _TEXT_NODES = etree.XPath("text()")
@@ -124,6 +135,54 @@ def check_body(ctx: CheckContext) -> Iterator[Hit]:
         yield from _n1_payload(ctx)
     else:
         yield from _n3(ctx)
+    yield from _placements(ctx)
+
+
+@lru_cache(maxsize=1)
+def _placement_table() -> dict[str, dict]:
+    raw = resources.files("cdacheck").joinpath("data/template_placement.json").read_text("utf-8")
+    return json.loads(raw)["templates"]
+
+
+def _placements(ctx: CheckContext) -> Iterator[Hit]:
+    """BDY016: each template of the table on an element of the kind it requires.
+
+    As the profiles test it: ``parent_has`` X — the element's parent holds an X (a section
+    template's element is itself that section); ``element`` X — the element is an X. The
+    ClinicalDocument is checked as a document of its own (its parent is the document node).
+    """
+    table = _placement_table()
+    cda = ctx.doc.cda
+    tid = f"{{{HL7}}}templateId"
+    seen: set[int] = set()
+    for t in cda.iter(tid):
+        row = table.get(t.get("root") or "")
+        el = t.getparent()
+        if row is None or el is None or id(el) in seen:
+            continue
+        roots = {x.get("root") for x in el.iterchildren(tid)}
+        if row.get("unless") and roots.intersection(row["unless"]):
+            continue
+        seen.add(id(el))  # one finding per element, for its first misplaced template
+        local = etree.QName(el).localname if isinstance(el.tag, str) else ""
+        ns = etree.QName(el).namespace
+        if "element" in row:
+            if ns == HL7 and local == row["element"]:
+                seen.discard(id(el))
+                continue
+            found, expected = f"est un élément {local}", f"ce modèle sur un élément {row['element']}"
+        else:
+            want = row["parent_has"]
+            parent = el.getparent() if el is not cda else None
+            if parent is not None and parent.find(f"{{{HL7}}}{want}") is not None:
+                seen.discard(id(el))
+                continue
+            found = f"son parent ne contient aucun élément {want}"
+            expected = (f"ce modèle sur un élément {want}" if want in ("section", "act", "organizer")
+                        else f"un parent contenant un élément {want}")
+        yield Hit(rule_id=R_PLACEMENT.id, location=_loc(ctx, el),
+                  params={"element": local, "root": t.get("root"), "found": found,
+                          "expected": expected, "sources": ", ".join(row["sources"])})
 
 
 def _n1_templates(ctx: CheckContext) -> Iterator[Hit]:

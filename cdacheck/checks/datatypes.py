@@ -901,14 +901,37 @@ def _en(el: etree._Element) -> Problems:
         yield "des parties et du texte libre mêlés", "des parties (family, given) ou un texte"
     if el.get("nullFlavor") is None and not kids and not text:
         yield "un nom vide", "un nom ou un nullFlavor"
+    yield from _qualifiers(el)
+
+
+def _qualifiers(el: etree._Element) -> Problems:
+    r"""dtr1-7-EN (EN, and PN and ON which extend it): ``hl7:*[count(tokenize(@qualifier,'\s'))
+    = count(distinct-values(...))]``, i.e. at least one part whose qualifiers are distinct."""
+    parts = [c for c in _children(el) if c.tag.startswith(_HL7_PREFIX)]
+    if parts and all(_repeats_a_qualifier(c) for c in parts):
+        yield ("un qualificatif répété dans chaque partie du nom (@qualifier = « "
+               f"{parts[0].get('qualifier')} »)"), "des qualificatifs distincts"
+
+
+_HL7_PREFIX = f"{{{HL7}}}"
+
+
+def _repeats_a_qualifier(part: etree._Element) -> bool:
+    q = part.get("qualifier")
+    if not q:
+        return False
+    tokens = re.split(r"[ \t\n\r]", q)  # tokenize(@qualifier, '\s'), empty tokens included
+    return len(tokens) != len(set(tokens))
 
 
 def _pn(el: etree._Element) -> Problems:
+    yield from _qualifiers(el)
     if any("LS" in (c.get("qualifier") or "").split() for c in _children(el)):
         yield "une partie de nom qualifiée LS", "pas de qualificatif LS (réservé aux organisations)"
 
 
 def _on(el: etree._Element) -> Problems:
+    yield from _qualifiers(el)
     if _child(el, "family") or _child(el, "given"):
         yield "family/given dans un nom d'organisation", "le nom en texte"
     if _children(el):

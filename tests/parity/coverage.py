@@ -14,7 +14,10 @@ Statuses of an error-level assert (role neither warning nor info):
   yet (a test failure, unless reasons.toml gives a reason);
 * ``not-applicable``: its rule context never fired on any base or mutant of the five types;
 * a status from reasons.toml (``kit-defect``, ``contradicts-facts``, ``unreachable``...),
-  which wins over ``untested`` and ``missed`` (never over ``covered``).
+  which wins over ``untested`` and ``missed`` (never over ``covered``);
+* ``unreachable`` without a reasons.toml row, when no mutant fails the assert and its test
+  cannot be false: it repeats its rule context's predicate (:func:`implied_by_context`) or
+  holds whatever the document (:func:`always_true`); the reason names the predicate.
 
 Asserts whose role is warning/info are ``warning-role``, reports ``report`` (neither counts
 in the official verdict).
@@ -23,6 +26,7 @@ in the official verdict).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -34,6 +38,117 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import official_asserts as OA  # noqa: E402
 
 ERROR_STATUSES = ("covered", "missed", "untested")
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _squeeze(expr: str) -> str:
+    """An expression without the whitespace outside its string literals (for comparing)."""
+    out, pos = [], 0
+    for m in _QUOTED.finditer(expr):
+        out.append("".join(expr[pos:m.start()].split()))
+        out.append(m.group())
+        pos = m.end()
+    out.append("".join(expr[pos:].split()))
+    return "".join(out).replace('"', "'")
+
+
+def _predicates(step: str) -> list[str]:
+    """The top-level ``[...]`` predicates of one location step."""
+    out, depth, start = [], 0, 0
+    masked = _QUOTED.sub(lambda m: "_" * len(m.group()), step)
+    for i, ch in enumerate(masked):
+        if ch == "[":
+            if depth == 0:
+                start = i + 1
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth == 0:
+                out.append(step[start:i])
+    return out
+
+
+_T_STRING_EQ = re.compile(r"string\((@[\w:]+)\)=\(?('[^']*')\)?(?:ornot\(\1\))?")
+_T_EXISTS = re.compile(r"@[\w:]+")
+_T_COUNT_GE1 = re.compile(r"count\((.+)\)>=1")
+_ALWAYS = re.compile(r"[1-9]\d*|true\(\)")
+_COUNT_GE0 = re.compile(r"count\((.+)\)>=0")
+
+
+def _or_operands(expr: str) -> list[str]:
+    """The top-level ``or`` operands of an expression (outer parentheses dropped)."""
+    e = expr.strip()
+    while e.startswith("(") and e.endswith(")") and _balanced(e[1:-1]):
+        e = e[1:-1].strip()
+    return _split_or(e)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in _QUOTED.sub("", text):
+        depth += (ch in "([") - (ch in ")]")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _split_or(expr: str) -> list[str]:
+    masked = _QUOTED.sub(lambda m: "_" * len(m.group()), expr)
+    out, depth, start = [], 0, 0
+    for m in re.finditer(r"[\[\]()]|\bor\b", masked):
+        tok = m.group()
+        if tok in "([":
+            depth += 1
+        elif tok in ")]":
+            depth -= 1
+        elif depth == 0:
+            out.append(expr[start:m.start()])
+            start = m.end()
+    out.append(expr[start:])
+    return [o.strip() for o in out]
+
+
+def always_true(test: str) -> str | None:
+    """The operand that makes ``test`` true whatever the document (``… or 1``,
+    ``count(…) >= 0``), or None."""
+    for operand in _or_operands(test):
+        inner = _squeeze(operand)
+        while inner.startswith("(") and inner.endswith(")") and _balanced(inner[1:-1]):
+            inner = inner[1:-1]
+        m = _COUNT_GE0.fullmatch(inner)
+        if _ALWAYS.fullmatch(inner) or (m and _balanced(m.group(1))):
+            return operand
+    return None
+
+
+def implied_by_context(context: str, test: str) -> str | None:
+    """The predicate of the rule context's last step that makes ``test`` true on every node
+    the rule applies to (so the assertion can never fail), or None.
+
+    Only three forms, each read off the text of the kit's own rule: ``string(@a) = ('v')``
+    under ``[@a = 'v']``, ``@a`` under ``[@a]``, ``count(X) >= 1`` under ``[X]`` (X the same
+    expression). The generated StrucMin schematron repeats the context's predicate as an
+    assertion at many places (``realmCode[@code = 'FR']`` asserts ``string(@code) = ('FR')``).
+    """
+    from cdacheck.engines.schematron.xpath import split_top_level
+
+    if len(split_top_level(context, "|")) != 1:
+        return None
+    last = split_top_level(context, "/")[-1]
+    preds = {_squeeze(p): p for p in _predicates(last)}
+    t = _squeeze(test)
+    want = None
+    if m := _T_STRING_EQ.fullmatch(t):
+        want = f"{m.group(1)}={m.group(2)}"
+    elif _T_EXISTS.fullmatch(t):
+        want = t
+    elif m := _T_COUNT_GE1.fullmatch(t):
+        want = m.group(1)
+    if want is None or want not in preds:
+        return None
+    return preds[want].strip()
 
 
 def fired_rules(official: dict) -> tuple[set[str], int]:
@@ -151,6 +266,14 @@ def build(inv: OA.Inventory, ev: Evaluation) -> dict:
                         {r for r in ev.new_errors(t) if r.startswith(GENERIC_RULE_PREFIXES)} for t in caught])
             if reason and status != "covered":
                 status, why = reason["status"], reason["reason"]
+            elif not tests and (pred := implied_by_context(a.context, a.test)):
+                status = "unreachable"
+                why = (f"le test découle du prédicat [{OA.norm(pred)}] du contexte de la règle : "
+                       f"l'assertion ne peut pas échouer là où la règle s'applique")
+            elif not tests and (operand := always_true(a.test)):
+                status = "unreachable"
+                why = (f"le test est toujours vrai (opérande « {OA.norm(operand)} ») : "
+                       f"l'assertion ne peut échouer sur aucun document")
             row = {"key": a.key, "status": status, "applicable": True}
             if status != "untested":  # untested rows stay short: the key says where (official_asserts.py)
                 row.update({"role": a.role or "", "excerpt": a.excerpt, "rules": sorted(rules),

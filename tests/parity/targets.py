@@ -153,7 +153,8 @@ def edit_candidates(tree: etree._ElementTree, a: OA.OfficialAssert, per_assert: 
         token = None
     for node in nodes[:2]:
         path = M.element_path(node)
-        for e in synth.edits_for(node, a.test, limit=120):
+        edits = synth.recipes_for(node, a.test, a.lets, a.context) + synth.edits_for(node, a.test, limit=120)
+        for e in dict.fromkeys(edits):
             target = f"{path}::{e}"
             verdict = None if token is None else _holds(node, e, token)
             if verdict is False:
