@@ -77,8 +77,8 @@ STREAMED_FORMATS = ("text", "json", "jsonl")
               help="Remove patient names, birth date, birthplace and INS (a stable pseudonym "
                    "stands in) [default: on for html, off otherwise].")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Worker processes checking inputs in parallel (0: the cores); output "
-              "stays in input order.")
+              help="Processes checking inputs in parallel: this one and N-1 workers (0: one "
+              "per core); output stays in input order.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on standard error [default: when it is a terminal].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
