@@ -88,6 +88,12 @@ def render_parity(folder: Path = PARITY) -> list[str]:
            "ne fait échouer, une modification tirée de son test (`tests/parity/synth.py` : attribut ajouté "
            "ou changé, élément fils ajouté, retiré ou répété), retenue si le schématron du kit, compilé par "
            "cdacheck, dit qu'elle fait échouer l'assert ; le verdict stocké reste celui du pipeline officiel. "
+           "Pour les parties d'en-tête qu'aucune base ne porte (informateur professionnel, saisie, "
+           "participant, authentificateur, demande, document remplacé, tuteur...), des bases enrichies "
+           "(`tests/parity/enriched.py` : un de nos échantillons valides plus une de ces parties, jugé "
+           "valide par le pipeline officiel) reçoivent ces mutants ciblés. Un assert qu'aucun mutant ne "
+           "fait échouer et dont le test ne peut pas être faux (il répète le prédicat du contexte de sa "
+           "règle, ou il est toujours vrai) est `unreachable`, avec le prédicat nommé. "
            "Tableau et chiffres régénérés par "
            "`python scripts/parity_misses.py --update-data` puis ce script.\n",
            f"- kit : commit {om.get('kit_commit', '?')} ; {om.get('saxon', '?')} ; Java {om.get('java', '?')} ; "

@@ -27,8 +27,8 @@ import samples_lib as L  # noqa: E402
 from samples_mutations import (  # noqa: E402
     INS_ID, LAUGHS, N1_TEXT, PATIENT, XXE, add_insc, add_second_ins, add_template,
     add_volet_template, d2lm_body, doc, drop, drop_lab_entries, empty_structured_body,
-    n1_payload, n1_reference, replace_d2lm_templates, second_body, set_attr, set_text,
-    tiny_jpeg, wrong_key, with_doctype,
+    n1_payload, n1_reference, replace_d2lm_templates, second_body, section_template_on_entry,
+    set_attr, set_text, tiny_jpeg, wrong_key, with_doctype,
 )
 from sample_expectations import EXPECT  # noqa: E402
 
@@ -209,6 +209,10 @@ SAMPLES: list[Sample] = [
     Sample("n3-no-entry", lambda: doc(_specs("n3-no-entry", CR_BIO), n3_entries=False),
            "CR-BIO en structuredBody sans aucune entrée codée (N3 revendiqué, contenu "
            "non structuré) : avertissement, et DS 2.1 non atteint."),
+    Sample("n3-section-template-on-entry",
+           lambda: doc(_specs("n3-section-template-on-entry", CR_BIO), section_template_on_entry),
+           "CR-BIO N3 dont une entrée porte le templateId d'une section (IHE Laboratory Report "
+           "Item Section) : un modèle de section hors d'une section."),
     Sample("ins-absent", lambda: doc(_specs("ins-absent", LDL_SES), drop(INS_ID)),
            "Aucun INS, seulement l'IPP : avertissement, et aucun indicateur (INS qualifié exigé)."),
     Sample("ins-c-obsolete", lambda: doc(_specs("ins-c-obsolete", LDL_SES), add_insc),

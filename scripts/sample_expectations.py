@@ -18,7 +18,7 @@ def _ids(prefix: str, last: int) -> tuple[str, ...]:
 
 
 INS = _ids("INS", 12)
-BDY = _ids("BDY", 15)
+BDY = _ids("BDY", 16)
 DOC = _ids("DOC", 8)
 PRS = ("PRS001", "PRS002", "PRS003", "PRS004", "PRS005", "PRS006", "PRS007", "PRS008")
 # Nothing a clean document may raise: every valid sample is the passing sample of these.
@@ -122,6 +122,7 @@ EXPECT: dict[str, dict[str, Any]] = {
     "n3-no-entry": _bio("BDY015", "DOC005", sch=bio("bio-lab-entry")
                         + ("SCH/pdf-copy/pdf-section-entry",)),
     "n3-declares-xds-sd": _bio("BDY013"),
+    "n3-section-template-on-entry": _bio("BDY016"),
     "n3-no-section": _bio("BDY014", "XSD001", absent=("PRS002", "INT001"),
                           sch=bio("bio-specialty-section", "bio-pdf-copy")),
     # document type

@@ -127,6 +127,15 @@ def second_body(root: etree._Element) -> None:
     L.el(section, "text", text="Ce document porte deux corps.")
 
 
+def section_template_on_entry(root: etree._Element) -> None:
+    """The first entry of the body carries the templateId of the IHE laboratory report item
+    section (1.3.6.1.4.1.19376.1.3.3.2.2), a section template (BDY016)."""
+    entry = next(root.iter(f"{{{L.HL7}}}entry"))
+    tid = etree.Element(f"{{{L.HL7}}}templateId", root="1.3.6.1.4.1.19376.1.3.3.2.2")
+    tid.tail = entry.text
+    entry.insert(0, tid)
+
+
 def empty_structured_body(root: etree._Element) -> None:
     body = one(root, "h:component/h:structuredBody")
     for child in list(body):

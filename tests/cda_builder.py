@@ -44,3 +44,25 @@ def signature_wrapped(cda: str) -> str:
 def stylesheet_wrapped(cda: str) -> str:
     return ('<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
             '<xsl:template match="/"><html/></xsl:template>' + cda + '</xsl:stylesheet>')
+
+
+# Header order of CDA R2 (POCD_MT000040.ClinicalDocument).
+HEADER_ORDER = ("realmCode", "typeId", "templateId", "id", "code", "title", "effectiveTime",
+                "confidentialityCode", "languageCode", "setId", "versionNumber", "copyTime",
+                "recordTarget", "author", "dataEnterer", "informant", "custodian",
+                "informationRecipient", "legalAuthenticator", "authenticator", "participant",
+                "inFulfillmentOf", "documentationOf", "relatedDocument", "authorization",
+                "componentOf", "component")
+
+
+def insert_header(cda, el) -> None:  # noqa: ANN001 - lxml elements (this module stays lxml-free)
+    """Insert a header child of ``cda`` at its schema position (after its predecessors)."""
+    rank = HEADER_ORDER.index(el.tag.rpartition("}")[2])
+    after = None
+    for child in cda:
+        if isinstance(child.tag, str) and child.tag.rpartition("}")[2] in HEADER_ORDER[: rank + 1]:
+            after = child
+    if after is None:
+        cda.insert(0, el)
+    else:
+        after.addnext(el)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cda_builder import insert_header
 from lxml import etree
 
 from cdacheck.config import Settings
@@ -37,14 +38,6 @@ BASES = ("ldl-ses-n1", "ordonnance-n1", "cro-n1", "cr-img-n1", "cr-bio-n3")
 # Defects where cdacheck deliberately differs from the kit (cisis-facts §1 and §E.2: the kit
 # only warns on a wrong typeId, then silences every header rule; cdacheck makes it an error).
 INTENDED_DIVERGENCE = {2}
-
-HEADER_ORDER = ("realmCode", "typeId", "templateId", "id", "code", "title", "effectiveTime",
-                "confidentialityCode", "languageCode", "setId", "versionNumber", "copyTime",
-                "recordTarget", "author", "dataEnterer", "informant", "custodian",
-                "informationRecipient", "legalAuthenticator", "authenticator", "participant",
-                "inFulfillmentOf", "documentationOf", "relatedDocument", "authorization",
-                "componentOf", "component")
-
 
 # --------------------------------------------------------------------------- mutation helpers
 
@@ -84,17 +77,7 @@ def _duplicate(root: etree._Element, path: str) -> bool:
     return True
 
 
-def _insert_header(cda: etree._Element, el: etree._Element) -> None:
-    """Insert a header child at its schema position (after its predecessors)."""
-    rank = HEADER_ORDER.index(etree.QName(el).localname)
-    after = None
-    for child in cda:
-        if isinstance(child.tag, str) and etree.QName(child).localname in HEADER_ORDER[: rank + 1]:
-            after = child
-    if after is None:
-        cda.insert(0, el)
-    else:
-        after.addnext(el)
+_insert_header = insert_header
 
 
 def _related(cda: etree._Element, with_id: bool = True) -> etree._Element:

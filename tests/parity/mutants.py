@@ -79,7 +79,7 @@ class Base:
     """A document the mutants derive from."""
 
     id: str          # "kit/<stem>" or "sample/<stem>"
-    origin: str      # "kit" | "sample"
+    origin: str      # "kit" | "sample" | "enriched" (targeted mutants only)
     data: bytes      # bytes as given to the official pipeline (PIs included)
 
 
@@ -139,8 +139,22 @@ def sample_bases(samples: Path = SAMPLES) -> list[Base]:
     return out
 
 
+def enriched_bases(samples: Path = SAMPLES) -> list[Base]:
+    """Our samples with one optional header part added each (tests/parity/enriched.py)."""
+    from parity.enriched import enriched
+
+    out = []
+    for name, data in enriched(samples):
+        tree = etree.fromstring(data, _parser()).getroottree()
+        root = tree.getroot()
+        for href in _sample_pis(tree):
+            root.addprevious(etree.ProcessingInstruction("oxygen", f'SCHSchema="{href}"'))
+        out.append(Base(f"enriched/{name}", "enriched", _serialize(tree)))
+    return out
+
+
 def all_bases(kit: Path | None) -> list[Base]:
-    return (kit_bases(kit) if kit is not None else []) + sample_bases()
+    return (kit_bases(kit) if kit is not None else []) + sample_bases() + enriched_bases()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -453,7 +467,7 @@ def generate(kit: Path | None, seed: int = SEED, extra: list[tuple[str, str, str
     bases = all_bases(kit)
     for base in bases:
         n = PER_KIT_BASE if base.origin == "kit" else PER_SAMPLE_BASE
-        if base.id.removeprefix("sample/") in OFFICIALLY_INVALID_SAMPLES:
+        if base.origin == "enriched" or base.id.removeprefix("sample/") in OFFICIALLY_INVALID_SAMPLES:
             continue
         out.extend(mutants_of(base, n, seed))
     if extra:
