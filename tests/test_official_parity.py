@@ -134,6 +134,11 @@ def test_assertions_implied_by_their_rule_context() -> None:
     assert implied("//a/hl7:x[@classCode][hl7:y]", "@classCode") == "@classCode"
     assert implied("//a/hl7:x[@classCode] | //b/hl7:x", "@classCode") is None  # another branch
     assert implied("//a/hl7:x[@code='A B']", "string(@code) = ('AB')") is None  # literals keep spaces
+    tid = '*[cda:templateId/@root="1.3.6.1.4.1.19376.1.5.3.1.4.13.5"]'
+    assert implied(tid, 'cda:templateId[@root="1.3.6.1.4.1.19376.1.5.3.1.4.13.5"]') is not None
+    assert implied(tid, 'cda:templateId[@root="1.3.6.1.4.1.19376.1.5.3.1.4.13"]') is None
+    assert implied(tid, "cda:templateId/@root='1.3.6.1.4.1.19376.1.5.3.1.4.13.5'") is not None
+    assert implied(tid, "cda:templateId/@root='1.3.6.1.4.1.19376.1.5.3.1.4.13.5' and @x") is None
     assert implied("//a/hl7:dischargeDispositionCode[@codeSystem = '1.2.250.1.213.2.14']",
                    "string(@codeSystem) = ('1.2.250.1.213.2.14') or not(@codeSystem)") is not None
 

@@ -73,6 +73,7 @@ def _predicates(step: str) -> list[str]:
 _T_STRING_EQ = re.compile(r"string\((@[\w:]+)\)=\(?('[^']*')\)?(?:ornot\(\1\))?")
 _T_EXISTS = re.compile(r"@[\w:]+")
 _T_COUNT_GE1 = re.compile(r"count\((.+)\)>=1")
+_T_PATH_ATTR_EQ = re.compile(r"((?:[\w]+:)?[\w]+)\[@([\w]+)=('[^']*')\]")
 _ALWAYS = re.compile(r"[1-9]\d*|true\(\)")
 _COUNT_GE0 = re.compile(r"count\((.+)\)>=0")
 
@@ -127,9 +128,10 @@ def implied_by_context(context: str, test: str) -> str | None:
     """The predicate of the rule context's last step that makes ``test`` true on every node
     the rule applies to (so the assertion can never fail), or None.
 
-    Only three forms, each read off the text of the kit's own rule: ``string(@a) = ('v')``
-    under ``[@a = 'v']``, ``@a`` under ``[@a]``, ``count(X) >= 1`` under ``[X]`` (X the same
-    expression). The generated StrucMin schematron repeats the context's predicate as an
+    Forms, each read off the text of the kit's own rule: ``string(@a) = ('v')`` under
+    ``[@a = 'v']``, ``@a`` under ``[@a]``, ``count(X) >= 1`` under ``[X]`` (X the same
+    expression), ``a[@b = 'v']`` under ``[a/@b = 'v']``, and a test that is one of the
+    predicates word for word. The generated StrucMin schematron repeats the context's predicate as an
     assertion at many places (``realmCode[@code = 'FR']`` asserts ``string(@code) = ('FR')``).
     """
     from cdacheck.engines.schematron.xpath import split_top_level
@@ -146,6 +148,10 @@ def implied_by_context(context: str, test: str) -> str | None:
         want = t
     elif m := _T_COUNT_GE1.fullmatch(t):
         want = m.group(1)
+    elif m := _T_PATH_ATTR_EQ.fullmatch(t):  # a[@b = 'v'] exists iff a/@b = 'v'
+        want = f"{m.group(1)}/@{m.group(2)}={m.group(3)}"
+    else:
+        want = t  # the test is one of the predicates, word for word
     if want is None or want not in preds:
         return None
     return preds[want].strip()

@@ -190,8 +190,8 @@ def apply(tree: etree._ElementTree, target: str) -> etree._ElementTree:
 _ATTR = re.compile(r"@((?:[A-Za-z]+:)?[A-Za-z][\w-]*)")
 _ELEM = re.compile(r"\b((?:hl7|cda|lab|pharm|sdtc):[A-Za-z][\w-]*)")
 _LITERAL = re.compile(r"'([^'\s;{},]{1,40})'")
-_COUNT_MAX = re.compile(r"count\(((?:hl7|lab|pharm|sdtc):[\w-]+)\)\s*(?:<=\s*(\d+)|<\s*(\d+)|=\s*(\d+))")
-_COUNT_MIN = re.compile(r"count\(((?:hl7|lab|pharm|sdtc):[\w-]+)\)\s*(?:>=\s*(\d+)|>\s*(\d+)|=\s*(\d+))")
+_COUNT_MAX = re.compile(r"count\(((?:hl7|cda|lab|pharm|sdtc):[\w-]+)\)\s*(?:<=\s*(\d+)|<\s*(\d+)|=\s*(\d+))")
+_COUNT_MIN = re.compile(r"count\(((?:hl7|cda|lab|pharm|sdtc):[\w-]+)\)\s*(?:>=\s*(\d+)|>\s*(\d+)|=\s*(\d+))")
 
 # Values to try per attribute name, beside the test's own literals (bad ones first).
 _PROBES = {
@@ -366,7 +366,7 @@ def recipes_for(el: etree._Element, test: str, lets: dict[str, str], context: st
 
 _CTX_ROOT = re.compile(r"templateId/@root\s*=\s*['\"]([\d.]+)['\"]")
 _DESC_TID = re.compile(r"\.//cda:templateId\[@root\s*=\s*['\"]([\d.]+)['\"]\]")
-_COUNT_PATH_LE1 = re.compile(r"count\((\.?/?/?cda:[^()]+?)\)\s*<=\s*1")
+_COUNT_PATH_LE1 = re.compile(r"count\((\.?/?/?cda:[^()]+?)\)\s*(?:<=\s*1|<\s*2)")
 _LET_COUNT = re.compile(r"count\(cda:([A-Za-z]\w*)\)")
 _VAR = re.compile(r"\$(\w+)")
 
@@ -402,6 +402,8 @@ def _template_recipes(el: etree._Element, t: str, lets: dict[str, str], context:
                 n = n.getparent()
             if n.getparent() is el:
                 out.append(f"<*[{kids.index(n) + 1}]>&")
+    if m := re.fullmatch(r"\.\./@([A-Za-z]+)", t):  # an attribute of the parent
+        out.append(f"<..>-@{m.group(1)}")
     for var in dict.fromkeys(_VAR.findall(t)):  # $count_x = count(cda:x)
         lm = _LET_COUNT.fullmatch(lets.get(var, "").strip())
         if lm:
