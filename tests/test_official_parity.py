@@ -151,5 +151,7 @@ def test_assertions_that_are_always_true() -> None:
     assert always_true("(($count_formCode =1) or ($count_formCode =0))") is None
     assert always_true("not(@a) or 1 = 2") is None
     assert always_true("count(a)-count(b)>=0") is None   # not one count
+    assert always_true("not(@value) or string(@value castable as xs:anyURI)") is not None
+    assert always_true("not(@value) or (@value castable as xs:anyURI)") is None
     assert always_true("f(1)") is None
     assert always_true("(a) or (b)") is None

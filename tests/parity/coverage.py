@@ -76,6 +76,9 @@ _T_COUNT_GE1 = re.compile(r"count\((.+)\)>=1")
 _T_PATH_ATTR_EQ = re.compile(r"((?:[\w]+:)?[\w]+)\[@([\w]+)=('[^']*')\]")
 _ALWAYS = re.compile(r"[1-9]\d*|true\(\)")
 _COUNT_GE0 = re.compile(r"count\((.+)\)>=0")
+# string() of a boolean is 'true' or 'false', a non-empty string, so always true as a test
+# (DTr1 TEL/URL: ``not(@value) or string(@value castable as xs:anyURI)``).
+_STRING_OF_BOOLEAN = re.compile(r"string\((.+)castableas[\w:]+\)")
 
 
 def _or_operands(expr: str) -> list[str]:
@@ -113,13 +116,14 @@ def _split_or(expr: str) -> list[str]:
 
 def always_true(test: str) -> str | None:
     """The operand that makes ``test`` true whatever the document (``… or 1``,
-    ``count(…) >= 0``), or None."""
+    ``count(…) >= 0``, ``string(… castable as …)``), or None."""
     for operand in _or_operands(test):
         inner = _squeeze(operand)
         while inner.startswith("(") and inner.endswith(")") and _balanced(inner[1:-1]):
             inner = inner[1:-1]
         m = _COUNT_GE0.fullmatch(inner)
-        if _ALWAYS.fullmatch(inner) or (m and _balanced(m.group(1))):
+        b = _STRING_OF_BOOLEAN.fullmatch(inner)
+        if _ALWAYS.fullmatch(inner) or (m and _balanced(m.group(1))) or (b and _balanced(b.group(1))):
             return operand
     return None
 

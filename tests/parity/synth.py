@@ -341,6 +341,8 @@ def recipes_for(el: etree._Element, test: str, lets: dict[str, str], context: st
         out += ["@value=http://exa mple.fr/%zz", "@value=tel:+33 1 23", "@value=::", "@value=%"]
     if "$set_other" in t:
         out += ["&;@nullFlavor=UNK", "&"] if "not(@nullFlavor and" in t else ["&"]
+        if "[@unit=$unit]" in t and el.get("unit") is None:  # a same-named sibling with both equal
+            out.append("@unit=s;&")
     if "tokenize(@qualifier" in t:
         if "='LS'" in t:
             out += ["[*]@qualifier=LS", "+given{@qualifier=LS,~Jean}"]
