@@ -1,7 +1,7 @@
 """A standing fuzz campaign over cdacheck (issue 10): any bytes in, a report out.
 
     python scripts/fuzz.py --minutes 10            # the campaign of docs/security.md
-    python scripts/fuzz.py --seconds 20 --seed 1   # the short run of tests/test_fuzz.py
+    python scripts/fuzz.py --inputs 30 --seed 1    # the short run of tests/test_fuzz.py
 
 Inputs are mutations of the official kit's examples (``CDACHECK_KIT``, when present), of
 our samples (samples/documents, samples/hostile, samples/xdm) and of archives rebuilt
@@ -375,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=None)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--inputs", type=int, default=None,
+                        help="stop after this many inputs (without --minutes/--seconds: no time "
+                             "budget, so that a short run does the same work on a loaded machine)")
     parser.add_argument("--seed", type=int, default=None, help="hypothesis seed (reproducible runs)")
     parser.add_argument("--out", type=Path, default=None, help="where failing inputs are saved")
     parser.add_argument("--max-seconds", type=float, default=30.0)
@@ -392,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore")  # zipfile's "Duplicate name" while building inputs
 
-    budget = (args.minutes or 0) * 60 + (args.seconds or 0) or 60.0
+    budget = (args.minutes or 0) * 60 + (args.seconds or 0) or (float("inf") if args.inputs else 60.0)
+    wanted = args.inputs if args.inputs is not None else float("inf")
     kit_env = os.environ.get("CDACHECK_KIT")
     kit = args.kit or (Path(kit_env) if kit_env else ROOT.parent / "shared" / "cisis-kit")
     seeds = _load_seeds(kit if kit.is_dir() else None)
@@ -420,12 +424,12 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 - a mutator bug is not a cdacheck failure
                 print(f"mutator error on {name}: {exc!r}", file=sys.stderr)
                 return
-            if time.monotonic() < deadline:
+            if time.monotonic() < deadline and campaign.inputs < wanted:
                 campaign.run_one(mutated, name, Path(tmp))
 
         rounds = 0
         try:
-            while time.monotonic() < deadline:  # rounds of 25 examples (a new seed each)
+            while time.monotonic() < deadline and campaign.inputs < wanted:  # rounds of 25 (a new seed each)
                 (seed(args.seed + rounds)(one) if args.seed is not None else one)()
                 rounds += 1
         finally:

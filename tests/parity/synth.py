@@ -363,7 +363,38 @@ def recipes_for(el: etree._Element, test: str, lets: dict[str, str], context: st
         if ">= 1" in t:
             out.append(";".join(f"-{n}" for n in names if el.find(f"{{{M.HL7}}}{n}") is not None))
     out += _template_recipes(el, t, lets, context)
+    out += _header_recipes(el, t)
     return [e for e in dict.fromkeys(out) if e]
+
+
+_NON_NULL_MIN = re.compile(r"count\(hl7:(\w+)\[not\(@nullFlavor\)\][^()]*\)\s*>=\s*1")
+_WITH_CHILD_MIN = re.compile(r"count\(hl7:(\w+)\[hl7:(\w+)(\[@(\w+) = '([^']*)'\])?\]\)\s*>=\s*1")
+
+
+def _header_recipes(el: etree._Element, t: str) -> list[str]:
+    """StrucMin header and IVL_TS tests the names alone do not lead to."""
+    out: list[str] = []
+    for name in _NON_NULL_MIN.findall(t):  # the required child made null
+        out.append(f"<hl7:{name}>@nullFlavor=UNK")
+    for name, child, _, attr, value in _WITH_CHILD_MIN.findall(t):  # its required grandchild gone
+        if attr:
+            out.append(f"<hl7:{name}/hl7:{child}[@{attr}='{value}']>@{attr}={value}.9")
+        else:
+            out.append(f"<hl7:{name}>-{child}")
+    if t == "not(*)":  # a TS with an element inside
+        out += ["+originalText", "+low{@value=20240101}"]
+    if t == "not(hl7:*[@updateMode])":
+        out.append("[*]@updateMode=A")
+    low = el.find(f"{{{M.HL7}}}low")
+    if "hl7:low/@value = hl7:high/@value" in t and low is not None and low.get("value"):
+        out.append(f"<hl7:high>@value={low.get('value')}")
+    if "$theTSCenter" in t:
+        out.append("-low;-high;+center{@value=20230230}")
+    if "$theTSLow" in t:
+        out.append("[low]@value=20230230")
+    if "$theTSHigh" in t:
+        out.append("[high]@value=20230230")
+    return out
 
 
 _CTX_ROOT = re.compile(r"templateId/@root\s*=\s*['\"]([\d.]+)['\"]")
