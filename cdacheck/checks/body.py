@@ -144,6 +144,21 @@ def _placement_table() -> dict[str, dict]:
     return json.loads(raw)["templates"]
 
 
+@lru_cache(maxsize=4)
+def _placement_plan(table_id: int) -> dict[str, tuple[str | None, str | None, frozenset[str], dict]]:
+    """root -> (Clark name the element must have, Clark name its parent must hold, unless, row)."""
+    del table_id  # the cache key: a table patched in by a test gets its own plan
+    out = {}
+    for root, row in _placement_table().items():
+        element = f"{{{HL7}}}{row['element']}" if "element" in row else None
+        parent_has = f"{{{HL7}}}{row['parent_has']}" if "parent_has" in row else None
+        out[root] = (element, parent_has, frozenset(row.get("unless", ())), row)
+    return out
+
+
+_TID = f"{{{HL7}}}templateId"
+
+
 def _placements(ctx: CheckContext) -> Iterator[Hit]:
     """BDY016: each template of the table on an element of the kind it requires.
 
@@ -151,32 +166,30 @@ def _placements(ctx: CheckContext) -> Iterator[Hit]:
     template's element is itself that section); ``element`` X — the element is an X. The
     ClinicalDocument is checked as a document of its own (its parent is the document node).
     """
-    table = _placement_table()
+    plan = _placement_plan(id(_placement_table()))
     cda = ctx.doc.cda
-    tid = f"{{{HL7}}}templateId"
-    seen: set[int] = set()
-    for t in cda.iter(tid):
-        row = table.get(t.get("root") or "")
+    flagged: set[int] = set()
+    for t in cda.iter(_TID):
+        entry = plan.get(t.get("root") or "")
+        if entry is None:
+            continue
+        element, parent_has, unless, row = entry
         el = t.getparent()
-        if row is None or el is None or id(el) in seen:
-            continue
-        roots = {x.get("root") for x in el.iterchildren(tid)}
-        if row.get("unless") and roots.intersection(row["unless"]):
-            continue
-        seen.add(id(el))  # one finding per element, for its first misplaced template
-        local = etree.QName(el).localname if isinstance(el.tag, str) else ""
-        ns = etree.QName(el).namespace
-        if "element" in row:
-            if ns == HL7 and local == row["element"]:
-                seen.discard(id(el))
+        if element is not None:
+            if el.tag == element:
                 continue
+        else:
+            parent = el.getparent() if el is not cda else None
+            if parent is not None and parent.find(parent_has) is not None:
+                continue
+        if id(el) in flagged or (unless and any(x.get("root") in unless for x in el.iterchildren(_TID))):
+            continue
+        flagged.add(id(el))  # one finding per element, for its first misplaced template
+        local = etree.QName(el).localname
+        if element is not None:
             found, expected = f"est un élément {local}", f"ce modèle sur un élément {row['element']}"
         else:
             want = row["parent_has"]
-            parent = el.getparent() if el is not cda else None
-            if parent is not None and parent.find(f"{{{HL7}}}{want}") is not None:
-                seen.discard(id(el))
-                continue
             found = f"son parent ne contient aucun élément {want}"
             expected = (f"ce modèle sur un élément {want}" if want in ("section", "act", "organizer")
                         else f"un parent contenant un élément {want}")
