@@ -136,6 +136,46 @@ def telecoms(root: etree._Element) -> None:
             _insert_after(el, ("id", "code", "name", "addr"), TEL)
 
 
+def birthplace_name(root: etree._Element) -> None:
+    place = root.find("h:recordTarget/h:patientRole/h:patient/h:birthplace/h:place", _NS)
+    place.insert(0, _xml("<name>Maternité de test</name>"))
+
+
+def guardian_organization(root: etree._Element) -> None:
+    patient = root.find("h:recordTarget/h:patientRole/h:patient", _NS)
+    _insert_after(patient, ("name", "administrativeGenderCode", "birthTime", "maritalStatusCode",
+                            "religiousAffiliationCode", "raceCode", "ethnicGroupCode"),
+                  '<guardian><guardianOrganization><id root="1.2.250.1.71.4.2.2" extension="1750999997"/>'
+                  "<name>Association tutélaire de test</name>" + TEL + ADDR
+                  + "</guardianOrganization></guardian>")
+
+
+def service_event_code(root: etree._Element) -> None:
+    event = root.find("h:documentationOf/h:serviceEvent", _NS)
+    _insert_after(event, ("templateId", "id"),
+                  '<code code="IMP" displayName="Hospitalisation" codeSystem="2.16.840.1.113883.5.4">'
+                  "<originalText>Séjour en médecine interne</originalText></code>")
+
+
+def order_code(root: etree._Element) -> None:
+    _insert_header(root, '<inFulfillmentOf><order><id root="1.2.250.1.213.1.1.9" extension="CMD-0002"/>'
+                         '<code code="11490-0" displayName="Lettre de liaison" codeSystem="2.16.840.1.113883.6.1">'
+                         "<originalText>Lettre de liaison</originalText></code></order></inFulfillmentOf>")
+
+
+def discharge_disposition(root: etree._Element) -> None:
+    enc = root.find("h:componentOf/h:encompassingEncounter", _NS)
+    _insert_after(enc, ("id", "code", "effectiveTime"),
+                  '<dischargeDispositionCode code="6" displayName="Domicile" codeSystem="1.2.250.1.213.2.14"/>')
+
+
+def organization_part_of(root: etree._Element) -> None:
+    org = root.find("h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity/h:representedOrganization", _NS)
+    _insert_after(org, ("id", "name", "telecom", "addr", "standardIndustryClassCode"),
+                  '<asOrganizationPartOf><id root="1.2.250.1.71.4.2.2" extension="1750999997"/>'
+                  '<statusCode code="active"/></asOrganizationPartOf>')
+
+
 ENRICHMENTS: dict[str, tuple[str, Callable[[etree._Element], None]]] = {
     "ldl-ses-n1+informant": ("ldl-ses-n1", informant_professional),
     "ldl-ses-n1+data-enterer": ("ldl-ses-n1", data_enterer),
@@ -147,6 +187,12 @@ ENRICHMENTS: dict[str, tuple[str, Callable[[etree._Element], None]]] = {
     "ldl-ses-n1+guardian": ("ldl-ses-n1", guardian),
     "ldl-ses-n1+responsible-party": ("ldl-ses-n1", encounter_parts),
     "ldl-ses-n1+telecoms": ("ldl-ses-n1", telecoms),
+    "ldl-ses-n1+birthplace-name": ("ldl-ses-n1", birthplace_name),
+    "ldl-ses-n1+guardian-organization": ("ldl-ses-n1", guardian_organization),
+    "ldl-ses-n1+service-event-code": ("ldl-ses-n1", service_event_code),
+    "ldl-ses-n1+order-code": ("ldl-ses-n1", order_code),
+    "ldl-ses-n1+discharge-disposition": ("ldl-ses-n1", discharge_disposition),
+    "ldl-ses-n1+organization-part-of": ("ldl-ses-n1", organization_part_of),
 }
 
 
