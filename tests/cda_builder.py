@@ -55,14 +55,20 @@ HEADER_ORDER = ("realmCode", "typeId", "templateId", "id", "code", "title", "eff
                 "componentOf", "component")
 
 
-def insert_header(cda, el) -> None:  # noqa: ANN001 - lxml elements (this module stays lxml-free)
-    """Insert a header child of ``cda`` at its schema position (after its predecessors)."""
-    rank = HEADER_ORDER.index(el.tag.rpartition("}")[2])
+def insert_after(parent, names, el) -> None:  # noqa: ANN001 - lxml elements (this module stays lxml-free)
+    """Insert ``el`` in ``parent`` after its last child whose local name is in ``names``
+    (first when there is none)."""
     after = None
-    for child in cda:
-        if isinstance(child.tag, str) and child.tag.rpartition("}")[2] in HEADER_ORDER[: rank + 1]:
+    for child in parent:
+        if isinstance(child.tag, str) and child.tag.rpartition("}")[2] in names:
             after = child
     if after is None:
-        cda.insert(0, el)
+        parent.insert(0, el)
     else:
         after.addnext(el)
+
+
+def insert_header(cda, el) -> None:  # noqa: ANN001 - lxml elements
+    """Insert a header child of ``cda`` at its schema position (after its predecessors)."""
+    rank = HEADER_ORDER.index(el.tag.rpartition("}")[2])
+    insert_after(cda, HEADER_ORDER[: rank + 1], el)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cda_builder import insert_after
 from lxml import etree
 
 H = "urn:hl7-org:v3"
@@ -130,16 +131,7 @@ def _both(*steps: Mutation) -> Mutation:
     return apply
 
 
-def _after(parent: etree._Element, names: tuple[str, ...], new: etree._Element) -> None:
-    """Insert ``new`` after the last child named in ``names`` (else first)."""
-    last = None
-    for child in parent:
-        if isinstance(child.tag, str) and etree.QName(child).localname in names:
-            last = child
-    if last is None:
-        parent.insert(0, new)
-    else:
-        last.addnext(new)
+_after = insert_after
 
 
 def _xml(text: str) -> etree._Element:

@@ -199,7 +199,7 @@ def test_bdy016_parent_must_hold_an_act() -> None:
 
 def test_bdy016_unless_another_template_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
     table = {"9.9": {"parent_has": "act", "unless": ["9.8"], "sources": ["IHE"]}}
-    monkeypatch.setattr(body, "_placement_table", lambda: table)
+    monkeypatch.setattr(body, "_placements_plan", lambda: body.placement_plan(table))
     assert rule_ids(n3(_section(obs_tid="9.9"))).count("BDY016") == 1
     both = _section(obs_tid="9.9").replace('<templateId root="9.9"/>',
                                            '<templateId root="9.9"/><templateId root="9.8"/>')

@@ -138,22 +138,24 @@ def check_body(ctx: CheckContext) -> Iterator[Hit]:
     yield from _placements(ctx)
 
 
-@lru_cache(maxsize=1)
-def _placement_table() -> dict[str, dict]:
-    raw = resources.files("cdacheck").joinpath("data/template_placement.json").read_text("utf-8")
-    return json.loads(raw)["templates"]
+Placement = dict[str, tuple[str | None, str | None, frozenset[str], dict]]
 
 
-@lru_cache(maxsize=4)
-def _placement_plan(table_id: int) -> dict[str, tuple[str | None, str | None, frozenset[str], dict]]:
-    """root -> (Clark name the element must have, Clark name its parent must hold, unless, row)."""
-    del table_id  # the cache key: a table patched in by a test gets its own plan
+def placement_plan(table: dict[str, dict]) -> Placement:
+    """template root -> (Clark name the element must have, Clark name its parent must hold,
+    the roots that turn the rule off, the table's row)."""
     out = {}
-    for root, row in _placement_table().items():
+    for root, row in table.items():
         element = f"{{{HL7}}}{row['element']}" if "element" in row else None
         parent_has = f"{{{HL7}}}{row['parent_has']}" if "parent_has" in row else None
         out[root] = (element, parent_has, frozenset(row.get("unless", ())), row)
     return out
+
+
+@lru_cache(maxsize=1)
+def _placements_plan() -> Placement:
+    raw = resources.files("cdacheck").joinpath("data/template_placement.json").read_text("utf-8")
+    return placement_plan(json.loads(raw)["templates"])
 
 
 _TID = f"{{{HL7}}}templateId"
@@ -166,7 +168,7 @@ def _placements(ctx: CheckContext) -> Iterator[Hit]:
     template's element is itself that section); ``element`` X — the element is an X. The
     ClinicalDocument is checked as a document of its own (its parent is the document node).
     """
-    plan = _placement_plan(id(_placement_table()))
+    plan = _placements_plan()
     cda = ctx.doc.cda
     flagged: set[int] = set()
     for t in cda.iter(_TID):

@@ -31,6 +31,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from cdacheck.engines.schematron.xpath import split_literals, split_top_level, step_predicates, top_level_word
 from parity.evaluate import COVERAGE_JSON, ROOT, Evaluation, load_reasons
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -40,34 +41,9 @@ import official_asserts as OA  # noqa: E402
 ERROR_STATUSES = ("covered", "missed", "untested")
 
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-
-
 def _squeeze(expr: str) -> str:
     """An expression without the whitespace outside its string literals (for comparing)."""
-    out, pos = [], 0
-    for m in _QUOTED.finditer(expr):
-        out.append("".join(expr[pos:m.start()].split()))
-        out.append(m.group())
-        pos = m.end()
-    out.append("".join(expr[pos:].split()))
-    return "".join(out).replace('"', "'")
-
-
-def _predicates(step: str) -> list[str]:
-    """The top-level ``[...]`` predicates of one location step."""
-    out, depth, start = [], 0, 0
-    masked = _QUOTED.sub(lambda m: "_" * len(m.group()), step)
-    for i, ch in enumerate(masked):
-        if ch == "[":
-            if depth == 0:
-                start = i + 1
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-            if depth == 0:
-                out.append(step[start:i])
-    return out
+    return "".join(p if lit else "".join(p.split()) for lit, p in split_literals(expr)).replace('"', "'")
 
 
 _T_STRING_EQ = re.compile(r"string\((@[\w:]+)\)=\(?('[^']*')\)?(?:ornot\(\1\))?")
@@ -86,32 +62,18 @@ def _or_operands(expr: str) -> list[str]:
     e = expr.strip()
     while e.startswith("(") and e.endswith(")") and _balanced(e[1:-1]):
         e = e[1:-1].strip()
-    return _split_or(e)
+    return [o.strip() for o in top_level_word(e, "or")]
 
 
 def _balanced(text: str) -> bool:
+    """Whether brackets and parentheses close in order (string literals aside)."""
     depth = 0
-    for ch in _QUOTED.sub("", text):
-        depth += (ch in "([") - (ch in ")]")
-        if depth < 0:
-            return False
+    for lit, piece in split_literals(text):
+        for ch in "" if lit else piece:
+            depth += (ch in "([") - (ch in ")]")
+            if depth < 0:
+                return False
     return depth == 0
-
-
-def _split_or(expr: str) -> list[str]:
-    masked = _QUOTED.sub(lambda m: "_" * len(m.group()), expr)
-    out, depth, start = [], 0, 0
-    for m in re.finditer(r"[\[\]()]|\bor\b", masked):
-        tok = m.group()
-        if tok in "([":
-            depth += 1
-        elif tok in ")]":
-            depth -= 1
-        elif depth == 0:
-            out.append(expr[start:m.start()])
-            start = m.end()
-    out.append(expr[start:])
-    return [o.strip() for o in out]
 
 
 def always_true(test: str) -> str | None:
@@ -138,12 +100,10 @@ def implied_by_context(context: str, test: str) -> str | None:
     predicates word for word. The generated StrucMin schematron repeats the context's predicate as an
     assertion at many places (``realmCode[@code = 'FR']`` asserts ``string(@code) = ('FR')``).
     """
-    from cdacheck.engines.schematron.xpath import split_top_level
-
     if len(split_top_level(context, "|")) != 1:
         return None
     last = split_top_level(context, "/")[-1]
-    preds = {_squeeze(p): p for p in _predicates(last)}
+    preds = {_squeeze(p): p for p in step_predicates(last)}
     t = _squeeze(test)
     want = None
     if m := _T_STRING_EQ.fullmatch(t):

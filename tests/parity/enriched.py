@@ -21,7 +21,7 @@ from pathlib import Path
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, when run as a script
-from cda_builder import insert_header  # noqa: E402
+from cda_builder import insert_after, insert_header  # noqa: E402
 
 HL7 = "urn:hl7-org:v3"
 SDTC = "urn:hl7-org:sdtc"
@@ -51,15 +51,7 @@ def _insert_header(root: etree._Element, fragment: str) -> None:
 
 def _insert_after(parent: etree._Element, after: tuple[str, ...], fragment: str) -> None:
     """Insert ``fragment`` in ``parent`` after its last child named in ``after`` (first if none)."""
-    new = _xml(fragment)
-    anchor = None
-    for child in parent:
-        if isinstance(child.tag, str) and etree.QName(child).localname in after:
-            anchor = child
-    if anchor is None:
-        parent.insert(0, new)
-    else:
-        anchor.addnext(new)
+    insert_after(parent, after, _xml(fragment))
 
 
 def informant_professional(root: etree._Element) -> None:

@@ -38,6 +38,7 @@ from itertools import islice
 
 from lxml import etree
 
+from cdacheck.engines.schematron.xpath import split_top_level
 from parity import mutants as M
 
 OPERATOR = "edit"
@@ -353,8 +354,6 @@ def recipes_for(el: etree._Element, test: str, lets: dict[str, str], context: st
         if _PATH_LET.fullmatch(path):
             out.append(_under(el, [s[4:] for s in path.split("/")], "~ZZ-HORS-JDV"))
     if "$elmcount" in t and (m := _COUNT_LET.fullmatch(lets.get("elmcount", "").strip())):
-        from cdacheck.engines.schematron.xpath import split_top_level
-
         names = list(dict.fromkeys(n.group(1) for b in split_top_level(m.group(1), "|")
                                    if (n := _LET_NAME.match(b.strip()))))
         if "<= 1" in t or "&lt;= 1" in t:

@@ -36,6 +36,7 @@ from lxml import etree  # noqa: E402
 
 import official_asserts as OA  # noqa: E402
 from cdacheck.config import Settings  # noqa: E402
+from cdacheck.engines.schematron.xpath import split_top_level, step_predicates  # noqa: E402
 from cdacheck.engines.schematron.kit import KitEngine  # noqa: E402
 from cdacheck.inputs.xml import parse_document  # noqa: E402
 from parity import evaluate as E  # noqa: E402
@@ -49,25 +50,8 @@ _NAME = re.compile(r"(?:cda|lab|pharm|sdtc):([A-Za-z]+)|@([A-Za-z]+)")
 
 def _xpath_of_pattern(context: str) -> list[str]:
     """A match pattern as XPath 1.0 expressions selecting its nodes (one per union branch)."""
-    out = []
-    depth = 0
-    buf = ""
-    branches = []
-    for ch in context:
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        if ch == "|" and depth == 0:
-            branches.append(buf)
-            buf = ""
-        else:
-            buf += ch
-    branches.append(buf)
-    for b in branches:
-        b = b.strip()
-        out.append(b if b.startswith("/") else "//" + b)
-    return out
+    return [b if b.startswith("/") else "//" + b
+            for b in (branch.strip() for branch in split_top_level(context, "|"))]
 
 
 def context_nodes(tree: etree._ElementTree, context: str) -> list[etree._Element] | None:
@@ -140,24 +124,10 @@ def _holds(node: etree._Element, edits: str, token) -> bool | None:
 def _without_doc_predicates(context: str) -> str:
     """The context with its ``[...]`` predicates that call doc() removed (a superset of its
     nodes; the kit's schematron still decides on each candidate)."""
-    out, depth, start, keep = [], 0, 0, []
-    for i, ch in enumerate(context):
-        if ch == "[":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-            if depth == 0:
-                pred = context[start:i + 1]
-                if "doc(" in pred:
-                    keep.append((start, i + 1))
-    last = 0
-    for a, b in keep:
-        out.append(context[last:a])
-        last = b
-    out.append(context[last:])
-    return "".join(out)
+    for pred in step_predicates(context):
+        if "doc(" in pred:
+            context = context.replace(f"[{pred}]", "", 1)
+    return context
 
 
 def edit_candidates(tree: etree._ElementTree, a: OA.OfficialAssert, per_assert: int) -> list[str]:

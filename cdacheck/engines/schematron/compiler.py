@@ -26,7 +26,9 @@ from cdacheck.engines.schematron.xpath import (
     rewrite_doc_calls,
     split_literals,
     split_top_level,
+    step_predicates,
     string_literals,
+    top_level_word,
 )
 
 SVRL = "http://purl.oclc.org/dsdl/svrl"
@@ -488,9 +490,9 @@ _ROOT_TEST = re.compile(
 def _roots_of_test(test: str) -> set[str] | None:
     """The roots a predicate requires one of, or None: a conjunct that is a root test or a
     disjunction of root tests."""
-    for conjunct in _top_level_word(test, "and"):
+    for conjunct in top_level_word(test, "and"):
         roots: set[str] = set()
-        for disjunct in _top_level_word(conjunct, "or"):
+        for disjunct in top_level_word(conjunct, "or"):
             m = _ROOT_TEST.match(disjunct)
             if m is None:
                 roots = set()
@@ -502,35 +504,6 @@ def _roots_of_test(test: str) -> set[str] | None:
     return None
 
 
-def _top_level_word(expr: str, word: str) -> list[str]:
-    """Split on the operator ``and``/``or`` outside literals, brackets and parentheses."""
-    marker = "\x00"
-    masked = []
-    for is_lit, piece in split_literals(expr):
-        masked.append(piece if is_lit else re.sub(rf"(?<![\w.\-:$]){word}(?![\w.\-:])", marker, piece))
-    return [part.replace(marker, f" {word} ") for part in split_top_level("".join(masked), marker)]
-
-
-def _step_predicates(alternative: str) -> list[str]:
-    """The contents of the predicates at bracket depth 1 (those of the path's own steps)."""
-    out, depth, start, paren = [], 0, 0, 0
-    text = "".join("'" + "_" * (len(p) - 2) + "'" if lit else p for lit, p in split_literals(alternative))
-    for i, ch in enumerate(text):
-        if ch == "(":
-            paren += 1
-        elif ch == ")":
-            paren -= 1
-        elif ch == "[":
-            if depth == 0 and paren == 0:
-                start = i + 1
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-            if depth == 0 and paren == 0:
-                out.append(alternative[start:i])
-    return out
-
-
 def required_roots(contexts: list[str]) -> set[str] | None:
     """templateId roots one of which a document must hold for any of ``contexts`` to match,
     or None when some context does not require one."""
@@ -540,7 +513,7 @@ def required_roots(contexts: list[str]) -> set[str] | None:
             return None
         for alternative in split_top_level(context, "|"):
             found = None
-            for predicate in _step_predicates(alternative):
+            for predicate in step_predicates(alternative):
                 found = _roots_of_test(predicate)
                 if found:
                     break

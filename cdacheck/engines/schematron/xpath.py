@@ -88,6 +88,35 @@ def _split_scan(text: str, sep: str) -> list[str]:
     return out
 
 
+def top_level_word(expr: str, word: str) -> list[str]:
+    """Split on the operator ``and``/``or`` outside literals, brackets and parentheses."""
+    marker = "\x00"
+    masked = []
+    for is_lit, piece in split_literals(expr):
+        masked.append(piece if is_lit else re.sub(rf"(?<![\w.\-:$]){word}(?![\w.\-:])", marker, piece))
+    return [part.replace(marker, f" {word} ") for part in split_top_level("".join(masked), marker)]
+
+
+def step_predicates(alternative: str) -> list[str]:
+    """The contents of the predicates at bracket depth 1 (those of the path's own steps)."""
+    out, depth, start, paren = [], 0, 0, 0
+    text = "".join("'" + "_" * (len(p) - 2) + "'" if lit else p for lit, p in split_literals(alternative))
+    for i, ch in enumerate(text):
+        if ch == "(":
+            paren += 1
+        elif ch == ")":
+            paren -= 1
+        elif ch == "[":
+            if depth == 0 and paren == 0:
+                start = i + 1
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth == 0 and paren == 0:
+                out.append(alternative[start:i])
+    return out
+
+
 def rewrite_doc_calls(expr: str) -> str:
     """``doc(x)`` -> ``cx:doc(x)`` (same for document and doc-available), outside literals."""
     if "doc" not in expr:
