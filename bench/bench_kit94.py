@@ -10,7 +10,9 @@ Per document: the median of every timed pass of every round (the first pass of a
 warms up and is not timed); then the median, p90 and maximum over the 94 documents. Cold:
 ``python -m cdacheck --env test <one N1 example>`` from process start to exit, median of
 ``--cold`` runs per side, alternated. The floor is lxml parsing + validation against the
-embedded CDA schema, in the current tree. Kit: CDACHECK_KIT (default ../shared/cisis-kit).
+embedded CDA schema, in the current tree. Stages: the time of each step of the Runner
+(parse, header facts and detection, each engine, the rest) per document, on both sides.
+Kit: CDACHECK_KIT (default ../shared/cisis-kit).
 """
 
 from __future__ import annotations
@@ -48,28 +50,44 @@ else:
     from cdacheck.config import Settings
     from cdacheck.engines import packs
     from cdacheck.pipeline import Runner
-    # Stage breakdown: the time spent in the packs engine (our rule packs), per document.
-    plain_run = packs.PacksEngine.run
-    def timed_run(self, *a, **k):
-        t0 = time.perf_counter()
-        try:
-            return plain_run(self, *a, **k)
-        finally:
-            spent[0] += time.perf_counter() - t0
-    packs.PacksEngine.run = timed_run
+    import cdacheck.pipeline as P
+    # Stage breakdown, per document: reading (parse_document), the header facts and type
+    # detection, each engine of the Runner (xsd, packs, python) and the rest (stamping the
+    # findings, the indicator, the report model). Wrapped the same way on both sides.
+    acc = {}
+    def timed(stage, fn, consume=False):
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                out = fn(*a, **k)
+                return list(out) if consume else out  # an engine's run may be a generator
+            finally:
+                acc[stage] = acc.get(stage, 0.0) + time.perf_counter() - t0
+        return wrapper
+    P.parse_document = timed("parse", P.parse_document)
+    P.extract_facts = timed("facts", P.extract_facts)
+    P.detect = timed("facts", P.detect)
     runner = Runner(Settings(env="test"))
+    for engine in runner.engines:
+        engine.run = timed(engine.name, engine.run, consume=True)
     def run(raw):
         runner.check_document(raw, "<bench>")
-stages = {name: [] for name, _ in data}
+acc = {}
+stages = {}
 for p in range(passes + 1):
     for name, raw in data:
-        spent[0] = 0.0
+        acc.clear()
         t = time.perf_counter()
         run(raw)
+        total = (time.perf_counter() - t) * 1000
         if p:
-            times[name].append((time.perf_counter() - t) * 1000)
-            stages[name].append(spent[0] * 1000)
-print(json.dumps({"total": times, "packs": stages}))
+            times[name].append(total)
+            if mode != "floor":
+                parts = {k: v * 1000 for k, v in acc.items()}
+                parts["rest"] = total - sum(parts.values())
+                for k, v in parts.items():
+                    stages.setdefault(k, {}).setdefault(name, []).append(v)
+print(json.dumps({"total": times, "stages": stages}))
 """
 
 
@@ -78,11 +96,14 @@ def _worker(python: str, cwd: Path, passes: int, mode: str) -> dict[str, list[fl
     out = subprocess.run([python, "-c", WORKER, str(KIT), str(passes), mode], cwd=cwd, env=env,
                          capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
-    _merge(_STAGES.setdefault((python, mode), {}), result["packs"])
+    for stage, per_doc in result["stages"].items():
+        _merge(_STAGES.setdefault((python, mode), {}).setdefault(stage, {}), per_doc)
     return result["total"]
 
 
-_STAGES: dict[tuple[str, str], dict[str, list[float]]] = {}  # (python, mode) -> packs stage ms
+# (python, mode) -> stage -> document -> ms per timed pass
+_STAGES: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {}
+STAGE_ORDER = ("parse", "facts", "xsd", "packs", "python", "rest")
 
 
 def _cold(python: str, cwd: Path) -> float:
@@ -138,12 +159,25 @@ def main(argv: list[str] | None = None) -> int:
         st = _stats(warm[name])
         print(f"| {name} | {st['median']:.2f} | {st['p90']:.2f} | {st['max']:.2f} | "
               f"{st['median'] / fl['median']:.1f} | {statistics.median(cold[name]):.2f} |")
-    print("| side | packs stage: warm median ms/doc | p90 | max | share of the median |")
-    print("|---|---|---|---|---|")
-    for name, (python, _) in sides.items():
-        st, total = _stats(_STAGES[(python, "default")]), _stats(warm[name])["median"]
-        print(f"| {name} | {st['median']:.2f} | {st['p90']:.2f} | {st['max']:.2f} | "
-              f"{100 * st['median'] / total:.0f} % |")
+    print("Stages, ms per document: median over the documents (mean in brackets; the means add up to "
+          "the mean total, the medians need not)")
+    names = list(sides)
+    print("| stage | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for stage in STAGE_ORDER:
+        cells = []
+        for name in names:
+            per_doc = _STAGES[(sides[name][0], "default")].get(stage)
+            if not per_doc:
+                cells.append("–")
+                continue
+            meds = [statistics.median(v) for v in per_doc.values()]
+            cells.append(f"{statistics.median(meds):.2f} ({statistics.mean(meds):.2f})")
+        print(f"| {stage} | " + " | ".join(cells) + " |")
+    for name in names:
+        per_doc = warm[name]
+        meds = [statistics.median(v) for v in per_doc.values()]
+        print(f"mean total {name}: {statistics.mean(meds):.2f} ms/doc")
     if "baseline" in sides:
         b, c = _stats(warm["baseline"])["median"], _stats(warm["current"])["median"]
         print(f"warm median change: {100 * (c - b) / b:+.1f} %")
