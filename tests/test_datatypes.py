@@ -241,3 +241,33 @@ def test_en_parts_with_repeated_qualifiers(runner: Runner, qualifiers: tuple, fl
     report, _, _ = runner.check_document(data, "en.xml")
     hits = [f.message for f in report.findings if "qualificatif répété" in f.message]
     assert bool(hits) == flagged, hits
+
+
+@pytest.mark.parametrize(("xsi_type", "nsmap", "flagged"), [
+    ("ST", {}, True),                       # ST derives from ED: the schema accepts it, the profile does not
+    ("ED", {}, False),
+    ("hl7:ED", {"hl7": "urn:hl7-org:v3"}, False),  # resolve-QName: the prefix is resolved
+    ("x:ED", {"x": "urn:example:other"}, True),    # ED of another namespace
+])
+def test_xsi_type_of_a_header_element(runner: Runner, xsi_type: str, nsmap: dict, flagged: bool) -> None:
+    """DTY019: a header element of the datatype table declares only its own datatype."""
+    from lxml import etree
+
+    h = "{urn:hl7-org:v3}"
+    xsi = "{http://www.w3.org/2001/XMLSchema-instance}"
+    tree = etree.parse(str(ROOT / "samples" / "documents" / "ldl-ses-n1.xml"))
+    author = tree.getroot().find(f"{h}author")
+    fc = etree.Element(f"{h}functionCode", code="ATTPHYS", codeSystem="2.16.840.1.113883.5.88",
+                       displayName="Médecin référent")
+    ot = etree.SubElement(fc, f"{h}originalText")
+    ot.set(f"{xsi}type", xsi_type)
+    ot.text = "Médecin référent du patient"
+    author.insert(0, fc)
+    data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    declarations = "".join(f' xmlns:{p}="{uri}"' for p, uri in nsmap.items())
+    data = data.replace(b"<originalText ", f"<originalText{declarations} ".encode(), 1)
+    report, _, _ = runner.check_document(data, "xsi.xml")
+    found = [f.message for f in report.findings if f.rule_id == "DTY019"]
+    assert bool(found) is flagged, found
+    if flagged:
+        assert "functionCode/originalText" in found[0] and xsi_type in found[0] and "« ED »" in found[0]

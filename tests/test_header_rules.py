@@ -126,3 +126,32 @@ def test_examples_of_messages() -> None:
 
 def test_data_file_is_small() -> None:
     assert Path(hv.DATA).stat().st_size < 400_000
+
+
+@pytest.mark.parametrize(("code", "system", "rules"), [
+    ("ETABLISSEMENT1.2.250.", "1.213.1.1.4.9", {"HDR105"}),     # the pair cut elsewhere
+    ("ETABLISSEMENT1.2.250.1.213.1.1.4.9", None, {"HDR105"}),   # the system glued to the code
+    ("ETABLISSEMENT", "1.2.250.1.213.1.1.4.9", set()),
+])
+def test_sector_code_split_across_its_attributes(code: str, system: str | None, rules: set) -> None:
+    """HDR105: @code followed by @codeSystem spells a J04 concept the pair is not."""
+    from lxml import etree
+
+    from cdacheck.config import Settings
+    from cdacheck.pipeline import Runner
+
+    h = "{urn:hl7-org:v3}"
+    root = Path(__file__).resolve().parents[1]
+    tree = etree.parse(str(root / "samples" / "documents" / "ldl-ses-n1.xml"))
+    sic = tree.getroot().find(f"{h}author/{h}assignedAuthor/{h}representedOrganization/{h}standardIndustryClassCode")
+    sic.set("code", code)
+    if system is None:
+        del sic.attrib["codeSystem"]
+    else:
+        sic.set("codeSystem", system)
+    data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    report, _, _ = Runner(Settings(env="test")).check_document(data, "j04.xml")
+    found = [f for f in report.findings if f.rule_id == "HDR105"]
+    assert {f.rule_id for f in found} == rules, [f.message for f in report.findings]
+    if found:
+        assert code in found[0].message and "« ETABLISSEMENT »" in found[0].message

@@ -149,6 +149,20 @@ R_RIM_SAME = rule(
     "(RIM-002).",
     "Two sibling header addresses or names with the same parts, text and uses.",
     source=_SRC.format("dtr1-10-AD, dtr1-6-EN"))
+R_XSI = rule(
+    "DTY019", "xsi-type-not-the-datatype", Severity.ERROR,
+    "{element}/@xsi:type = « {found} » ; attendu aucun xsi:type ou « {expected} » (type de "
+    "données de cet élément dans la structuration minimale).",
+    "A header element of the official datatype table declares an xsi:type other than its own "
+    "datatype (an ST on an ED originalText: the schema accepts a derived type, the profile "
+    "does not).", source=_SRC.format("templates CI-SIS : If an @xsi:type instruction is present "
+                                     "it SHALL be valued"))
+
+# The xsi:type each datatype of the table admits (the profile's "If an @xsi:type instruction is
+# present it SHALL be valued" asserts name the datatype itself, INT for an INT.POS), kept in an
+# element's rule set as "xsi=<name>".
+_XSI_NAME = {"INT.POS": "INT"}
+_XSI_MARK = "xsi="
 
 # Which abstract rules each datatype of the table brings (its ``extends`` chain).
 _CHAIN: dict[str, tuple[str, ...]] = {
@@ -197,13 +211,16 @@ def _context_tree() -> _Node:
                     steps[preds] = (_predicate("[" + preds) if preds else _true, _Node())
                 node = steps[preds][1]
             node.rules.update(chain)
+            if dtype != "ts-attr":
+                node.rules.add(_XSI_MARK + _XSI_NAME.get(dtype, dtype))
     _freeze(root)
     return root
 
 
 def _freeze(node: _Node) -> None:
     node.rules = frozenset(node.rules)  # type: ignore[assignment]
-    node.text_leaf = node.rules == frozenset(_CHAIN["ST"]) and not node.by_tag
+    node.text_leaf = {r for r in node.rules if not r.startswith(_XSI_MARK)} == set(_CHAIN["ST"]) \
+        and not node.by_tag  # (a plain string leaf has no attribute, so no xsi:type)
     node.steps = {tag: tuple(steps.values()) for tag, steps in node.by_tag.items()}
     for steps in node.by_tag.values():
         for _, child in steps.values():
@@ -401,7 +418,22 @@ def _make_plan(rules: frozenset[str]) -> Plan:
         steps.append(partial(_rim, names="AD" in rules or "EN" in rules))
     if "BIN" in rules:
         steps.append(_bin)
+    xsi = frozenset((HL7, r[len(_XSI_MARK):]) for r in rules if r.startswith(_XSI_MARK))
+    if xsi:
+        steps.append(partial(_xsi, expected=xsi))
     return simple, tuple(steps)
+
+
+def _xsi(ctx: CheckContext, el: etree._Element, kinds: Kinds, expected: frozenset[tuple[str, str]]) -> Iterator[Hit]:
+    """``resolve-QName(@xsi:type, .)`` is one of the element's datatypes (its prefix resolved
+    against the element's namespaces, as the profile does)."""
+    found = el.get(_XSI_TYPE)
+    if found is None:
+        return
+    prefix, _, local = found.strip().rpartition(":")
+    if (el.nsmap.get(prefix or None), local) not in expected:
+        yield _hit(ctx, R_XSI, el, found=found,
+                   expected=" ou ".join(sorted(n for _, n in expected)))
 
 
 _PLANS: dict[frozenset[str], Plan] = {}

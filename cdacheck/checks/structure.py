@@ -26,6 +26,7 @@ from lxml import etree
 
 from cdacheck.checks import CheckContext, check
 from cdacheck.checks.datatypes import _clark, _hit, _predicate, _true, strucmin_applies
+from cdacheck.inputs.xml import HL7
 from cdacheck.engines.schematron.xpath import split_top_level
 from cdacheck.model import Hit, Severity
 from cdacheck.registry import rule
@@ -55,6 +56,17 @@ R_FORM = rule(
     "A header attribute breaks the form the structuration minimale profile gives it: a cs "
     "code that is empty or holds whitespace, an empty st, a value other than the fixed one.",
     source=_SRC.format("CI-SIS, types cs et st, valeurs fixes"))
+
+R_SECTOR_SPLIT = rule(
+    "HDR105", "sector-code-split", Severity.ERROR,
+    "{element} : code « {code} », codeSystem « {codeSystem} » ; ensemble ils épellent le concept "
+    "« {expected_code} » ({expected_system}) du JDV_J04_XdsPracticeSettingCode_CISIS, attendu "
+    "code « {expected_code} » et codeSystem « {expected_system} ».",
+    "A header organization's standardIndustryClassCode whose @code followed by @codeSystem "
+    "spells a JDV_J04 concept while the pair is not that concept (the code system glued to "
+    "the code, or cut elsewhere): the profile's J04 rules then apply to it and reject it.",
+    source=_SRC.format("CI-SISAuthor, CI-SISAuthenticator, CI-SISComponentOf : The element "
+                       "value SHALL be one of JDV_J04 ; attribute @codeSystem SHALL be present"))
 
 _WS = re.compile(r"[ \t\n\r]")  # XPath's \s
 
@@ -216,3 +228,43 @@ def _forms(ctx: CheckContext, el: etree._Element, checks: list[Constraint], valu
         elif kind == "fixed" and value != b:
             yield _hit(ctx, R_FORM, el, attribute=str(a), value=value, template=label,
                        expected=f"« {b} »")
+
+
+_SIC = f"{{{HL7}}}standardIndustryClassCode"
+_COMPONENT = f"{{{HL7}}}component"
+
+
+@lru_cache(maxsize=1)
+def _j04() -> tuple[frozenset[tuple[str, str]], dict[str, tuple[str, str]]]:
+    """JDV_J04 (our generated copy, the one the header pack reads): its (code, system) pairs,
+    and each pair by its concatenation (the kit's J04 rule contexts match on
+    ``concat(@code, @codeSystem)``)."""
+    from cdacheck.engines.packs import packs_dir
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.parse(str(packs_dir() / "valuesets" / "J04.xml"), parser).getroot()
+    pairs = frozenset((c.get("code") or "", c.get("system") or "") for c in root.iter("c"))
+    return pairs, {code + system: (code, system) for code, system in pairs}
+
+
+@check
+def check_sector_codes(ctx: CheckContext) -> Iterator[Hit]:
+    """HDR105: a header standardIndustryClassCode that spells a J04 concept across its two
+    attributes. Every header organization is looked at (the kit's J04 contexts are the
+    author's, the authenticator's and the encounter's organizations; elsewhere such a split
+    is as wrong)."""
+    cda = ctx.doc.cda
+    if not strucmin_applies(cda):
+        return
+    pairs, by_concat = _j04()
+    for part in cda.iterchildren(tag=etree.Element):
+        if part.tag == _COMPONENT:
+            continue
+        for el in part.iter(_SIC):
+            code, system = el.get("code") or "", el.get("codeSystem") or ""
+            if (code, system) in pairs:
+                continue
+            spelled = by_concat.get(code + system)
+            if spelled is not None:
+                yield _hit(ctx, R_SECTOR_SPLIT, el, code=code, codeSystem=system or "(absent)",
+                           expected_code=spelled[0], expected_system=spelled[1])

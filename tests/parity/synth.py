@@ -25,6 +25,10 @@ with PATH an element path of :func:`mutants.element_path` and EDIT one of
   element (prefixes of :data:`PREFIXES`; no ``>`` in it)
 * ``^name{...}``    insert a new child first (where ``templateId`` must be)
 
+Targets chain: ``PATH1::EDITS >> PATH2::EDITS`` makes the first edits, then the second ones on
+the result (paths of the second as the first left the document): a part no base has, added
+valid, then its one defect.
+
 :func:`edits_for` derives the candidate edits of one official assert from the names its
 test mentions (its attributes, child elements and string literals); the caller keeps the
 first candidate the kit's own schematron (cdacheck's kit mode) says fails that assert.
@@ -173,16 +177,21 @@ def parse_target(target: str) -> tuple[str, list[str]]:
     return path, _split(edits, ";")
 
 
+CHAIN = " >> "
+
+
 def apply(tree: etree._ElementTree, target: str) -> etree._ElementTree:
-    """A copy of ``tree`` with the edits of ``target`` made."""
-    path, edits = parse_target(target)
+    """A copy of ``tree`` with the edits of ``target`` made; ``T1 >> T2`` makes T1's edits,
+    then T2's on the result (an element added valid by T1, its defect by T2)."""
     new = copy.deepcopy(tree)
-    try:
-        el = M._find(new, path)
-    except (AssertionError, IndexError) as exc:
-        raise EditError(f"no element at {path}") from exc
-    for edit in edits:
-        _apply_one(el, edit)
+    for part in target.split(CHAIN):
+        path, edits = parse_target(part)
+        try:
+            el = M._find(new, path)
+        except (AssertionError, IndexError) as exc:
+            raise EditError(f"no element at {path}") from exc
+        for edit in edits:
+            _apply_one(el, edit)
     return new
 
 

@@ -173,7 +173,10 @@ def _context_paths(doc, context: str) -> set[str]:
     tree = root.getroottree() if root.getroottree().getroot() is root else \
         etree.ElementTree(copy.deepcopy(root))
     memo: dict = {}
-    return {_from_document_element(saxon_path(n, memo)) for n in context_nodes(tree, context) or []}
+    nodes = context_nodes(tree, context)
+    if nodes is None:  # doc() in a predicate: the nodes without those predicates (a superset)
+        nodes = context_nodes(tree, _without_doc_predicates(context)) or []
+    return {_from_document_element(saxon_path(n, memo)) for n in nodes}
 
 
 def _write(rows: list[dict]) -> None:

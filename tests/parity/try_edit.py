@@ -121,6 +121,13 @@ def cmd_show(lab: Lab, key: str) -> int:
     print(f"  test     {OA.norm(a.test)}\n  message  {a.excerpt}")
     bases = lab.fired_by.get(a.rule_key, [])
     print(f"  rule fired on {len(bases)} valid base(s): {', '.join(bases[:8])}")
+    if not bases:  # a part no base has: the stored mutants that brought it (chain from one, made valid)
+        rid = next((i for i, k in lab.official["rules"].items() if k == a.rule_key), None)
+        extra = [mid for mid, row in lab.official["mutants"].items()
+                 if rid is not None and int(rid) in row.get("fired_extra", [])]
+        print(f"  rule fired on {len(extra)} stored mutant(s) only, e.g.:")
+        for mid in extra[:4]:
+            print(f"    {mid}")
     for bid in bases[:1]:
         tree = etree.fromstring(lab.bases[bid].data, M._parser()).getroottree()
         nodes = T.context_nodes(tree, a.context)
