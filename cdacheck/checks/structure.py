@@ -239,11 +239,11 @@ def _j04() -> tuple[frozenset[tuple[str, str]], dict[str, tuple[str, str]]]:
     """JDV_J04 (our generated copy, the one the header pack reads): its (code, system) pairs,
     and each pair by its concatenation (the kit's J04 rule contexts match on
     ``concat(@code, @codeSystem)``)."""
-    from cdacheck.engines.packs import packs_dir
+    from cdacheck.checks.xdm_codes import cisis_value_set  # its value-set reader (no XDM import)
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    root = etree.parse(str(packs_dir() / "valuesets" / "J04.xml"), parser).getroot()
-    pairs = frozenset((c.get("code") or "", c.get("system") or "") for c in root.iter("c"))
+    vs = cisis_value_set("J04")
+    pairs = frozenset((code, system) for code, systems in (vs.codes.items() if vs else ())
+                      for system in systems)
     return pairs, {code + system: (code, system) for code, system in pairs}
 
 

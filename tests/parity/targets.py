@@ -179,6 +179,29 @@ def _context_paths(doc, context: str) -> set[str]:
     return {_from_document_element(saxon_path(n, memo)) for n in nodes}
 
 
+def failed_keys(results, stem: str, by_test: dict, doc, target: OA.OfficialAssert | None = None) -> set[str]:
+    """Keys of the official asserts failed in kit-mode ``results`` of schematron ``stem``:
+    matched by test and message; when that test and message stand at many places (the DTr1
+    rules of every header element), the target's when the failure is on one of its context
+    nodes."""
+    keys: set[str] = set()
+    target_paths: set[str] | None = None
+    for r in results:
+        if r.kind != "failed-assert":
+            continue
+        text = "".join(r.text.split())
+        same = [b for b in by_test.get((stem, r.pattern, OA.norm(r.test or "")), [])
+                if b.regex is not None and b.regex.fullmatch(text)]
+        if len(same) == 1:
+            keys.add(same[0].key)
+        elif target is not None and target in same:
+            if target_paths is None:
+                target_paths = _context_paths(doc, target.context)
+            if _from_document_element(r.location) in target_paths:
+                keys.add(target.key)
+    return keys
+
+
 def _write(rows: list[dict]) -> None:
     tmp = E.TARGETED_JSON.with_suffix(".tmp")
     tmp.write_text(json.dumps({"about": "targeted mutants (tests/parity/targets.py): "
@@ -283,28 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                 results = compiled.results(doc)
             except Exception:  # a dynamic error: not a usable candidate
                 continue
-            keys = set()
-            hit_target = False
-            target_paths: set[str] | None = None
-            for r in results:
-                if r.kind != "failed-assert":
-                    continue
-                text = "".join(r.text.split())
-                same = [b for b in by_test.get((a.schematron, r.pattern, OA.norm(r.test or "")), [])
-                        if b.regex is not None and b.regex.fullmatch(text)]
-                if len(same) == 1:
-                    keys.add(same[0].key)
-                if a in same and not hit_target:
-                    # The same test and message at many places (the DTr1 rules of every header
-                    # element): the failure is the target's when it is on one of its context nodes.
-                    if len(same) == 1:
-                        hit_target = True
-                    else:
-                        if target_paths is None:
-                            target_paths = _context_paths(doc, a.context)
-                        hit_target = _from_document_element(r.location) in target_paths
-            if hit_target:
-                keys.add(a.key)
+            keys = failed_keys(results, a.schematron, by_test, doc, a)
             if a.key in keys:
                 if args.edits:  # the candidate is the edit text itself
                     per_group[(a.schematron, a.excerpt)] += 1

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
@@ -74,37 +75,21 @@ class Lab:
         if doc is None:
             return {"<not well-formed>"}
         keys: set[str] = set()
-        target_paths = None
         for stem in sorted(stems):
             compiled = self.sch(stem)
-            if compiled is None:
-                continue
-            for r in compiled.results(doc):
-                if r.kind != "failed-assert":
-                    continue
-                text = "".join(r.text.split())
-                same = [b for b in self.by_test.get((stem, r.pattern, OA.norm(r.test or "")), [])
-                        if b.regex is not None and b.regex.fullmatch(text)]
-                if len(same) == 1:
-                    keys.add(same[0].key)
-                elif target is not None and target in same:
-                    if target_paths is None:
-                        target_paths = T._context_paths(doc, target.context)
-                    if T._from_document_element(r.location) in target_paths:
-                        keys.add(target.key)
-                elif same:
-                    keys.add(same[0].key + " (or one of %d like it)" % len(same))
+            if compiled is not None:
+                keys |= T.failed_keys(compiled.results(doc), stem, self.by_test, doc, target)
         return keys
 
 
-_RUNNER: list[Runner] = []
+@cache
+def _runner() -> Runner:
+    return Runner(Settings(env="test"))
 
 
 def _errors(data: bytes) -> set[str]:
     """Default mode's error-level findings (test environment, as tests/parity/evaluate.py)."""
-    if not _RUNNER:
-        _RUNNER.append(Runner(Settings(env="test")))
-    report, _, _ = _RUNNER[0].check_document(data, "try.xml")
+    report, _, _ = _runner().check_document(data, "try.xml")
     return {f"{f.rule_id}: {f.message[:140]}" for f in report.findings
             if f.severity.at_least(Severity.ERROR)}
 
