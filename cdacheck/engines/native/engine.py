@@ -60,8 +60,6 @@ _LOCK = threading.RLock()
 _CACHE: dict[tuple[str, str], NativeSchematron] = {}
 _VALUESETS: dict[str, tuple[int, int, etree._Element]] = {}
 
-fx.register()
-
 Evaluator = Callable[..., Any]
 
 
@@ -140,7 +138,7 @@ class NativeSchematron:
                 if rule.tags is None:
                     cands = els
                 else:
-                    cands = [e for t in rule.tags for e in by_tag.get(t, ())]
+                    cands = [e for t in rule.tags for e in _candidates(by_tag, t)]
                 if claimed:
                     cands = [e for e in cands if e not in claimed]
                 if not cands:
@@ -180,8 +178,8 @@ class NativeSchematron:
             for i, check in enumerate(rule.checks):
                 if check.batch is None:
                     keep = "not(boolean({}))" if check.info.kind == "assert" else "boolean({})"
-                    check.batch = etree.XPath(f"$cx_nodes[{keep.format(check.test)}]",
-                                              namespaces=self.namespaces)
+                    check.batch = fx.compile_xpath(f"$cx_nodes[{keep.format(check.test)}]",
+                                                   self.namespaces)
                 for el in check.batch(root, cx_nodes=els, **{p: env[p] for p in check.test_params}):
                     fails.setdefault(el, []).append(i)
             out[rid] = fails
@@ -245,6 +243,18 @@ class _Prepared:
 
 
 _LAST: list[_Prepared] = []  # the document the packs are running on (one entry)
+
+
+def _candidates(by_tag: dict[str, list[etree._Element]], key: str) -> list[etree._Element]:
+    """The elements named ``key``, or for ``parent>name`` the children so named of the
+    elements named ``parent`` (computed on first use, then kept with the document: a header
+    rule ``hl7:ClinicalDocument/hl7:id`` is handed one element, not every id of the body)."""
+    got = by_tag.get(key)
+    if got is None:
+        parent, sep, tag = key.partition(">")
+        got = [c for e in by_tag.get(parent, ()) for c in e.iterchildren(tag)] if sep else []
+        by_tag[key] = got
+    return got
 
 
 def _prepared(doc: ParsedDocument) -> _Prepared:
@@ -365,7 +375,7 @@ def _file_digest(path: Path) -> str | None:
         return None
 
 
-_PLAN_FORMAT = 2
+_PLAN_FORMAT = 3  # 3: parent>name candidate keys
 
 
 def _instantiate(plan: dict[str, Any], path: Path) -> NativeSchematron:
@@ -373,7 +383,7 @@ def _instantiate(plan: dict[str, Any], path: Path) -> NativeSchematron:
     ns = plan["namespaces"]
 
     def xp(text: str) -> etree.XPath:
-        return etree.XPath(text, namespaces=ns)
+        return fx.compile_xpath(text, ns)
 
     def expr(spec: list[Any]) -> _Expr:
         return _Expr(xp(spec[0]), tuple(spec[1]), spec[0])
@@ -468,7 +478,7 @@ class _Compiler:
 
     def xpath(self, text: str) -> etree.XPath:
         try:
-            return etree.XPath(text, namespaces=self.xpath_ns)
+            return fx.compile_xpath(text, self.xpath_ns)
         except etree.XPathSyntaxError as exc:
             raise Untranslatable(f"XPath 1.0 invalide après traduction : {text[:160]} ({exc})") from exc
 

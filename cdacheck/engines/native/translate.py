@@ -167,7 +167,8 @@ class Translator:
 
     def pattern(self, expr: str, scope: Scope) -> tuple[str, set[str] | None, tuple[str, ...]]:
         """A rule context as a test on a candidate node, with the element names it can match
-        (None: any element) and the variables it reads."""
+        (None: any element; ``parent>name`` for a child of a named parent) and the variables
+        it reads."""
         try:
             tree = self.parser.parse(_replace_current(expr))
         except Exception as exc:
@@ -181,7 +182,13 @@ class Translator:
             if tag is None:
                 tags = None
             elif tags is not None:
-                tags.add(tag)
+                # "parent>tag" when the last step's parent step names an element: the engine
+                # then hands the rule only the children of that name (see engine._candidates)
+                parent = self._last_tag(alt[0]) if alt.symbol == "/" and len(alt) == 2 else None
+                tags.add(f"{parent}>{tag}" if parent is not None else tag)
+        if tags:
+            plain = {t for t in tags if ">" not in t}
+            tags = {t for t in tags if t.partition(">")[2] not in plain}
         return " or ".join(f"({c})" for c in conds), tags, tuple(sorted(state.params))
 
     # ------------------------------------------------------------------ patterns
