@@ -12,14 +12,18 @@ def quiet_start() -> None:
 
     pydantic looks for plugins in the entry points of every installed distribution the first
     time a model is built (about 50 ms at each start); the command uses none. An explicit
-    ``PYDANTIC_DISABLE_PLUGINS`` in the environment is kept.
+    ``PYDANTIC_DISABLE_PLUGINS`` in the environment is kept. The cyclic garbage collector
+    is paused until the runner is built (:mod:`cdacheck.startup`).
     """
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    from cdacheck.startup import pause  # the collector is off while the command starts
+
+    pause()
 
 
 def run() -> None:
-    quiet_start()
     try:
+        quiet_start()
         from cdacheck.cli import run as cli_run
     except KeyboardInterrupt:
         sys.stderr.write("cdacheck: interrompu\n")

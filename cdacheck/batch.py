@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from cdacheck import startup
 from cdacheck.config import Settings
 from cdacheck.inputs.sources import expand, iter_sources
 from cdacheck.model import ArchiveReport, DocumentReport, RunReport, Summary
@@ -132,7 +133,10 @@ def iter_checked(settings: Settings, todo: list[Entry], jobs: int = 1,
     a worker process dies.
     """
     if jobs <= 1:
-        runner = Runner(settings)
+        try:
+            runner = Runner(settings)
+        finally:
+            startup.resume()  # a command's start is over (cdacheck.startup)
 
         def sequential() -> Iterator[Item]:
             for entry in todo:
@@ -154,7 +158,10 @@ def _parallel(settings: Settings, todo: list[Entry], jobs: int,
     """
     import multiprocessing
 
-    runner = Runner(settings)  # raises ToolError (bad schema, kit) before any worker starts
+    try:
+        runner = Runner(settings)  # raises ToolError (bad schema, kit) before any worker starts
+    finally:
+        startup.resume()
     head = runner.report_head()
     settings_json = settings.model_dump_json()
 

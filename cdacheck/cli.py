@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import click
 
-from cdacheck import __version__
+from cdacheck import __version__, startup
 from cdacheck.config import ConfigError, Settings, load_settings
 from cdacheck.model import Severity, Summary
 from cdacheck.batch import default_jobs
@@ -144,11 +144,14 @@ def check_command(paths: tuple[str, ...], fmt: str, redact: bool | None, jobs: i
         if dask_address:
             from cdacheck.dask import run as dask_run
 
+            startup.resume()
             report = dask_run(paths, settings, dask_address)
         else:
             from cdacheck.pipeline import Runner
 
-            report = Runner(settings).run(paths)
+            runner = Runner(settings)
+            startup.resume()
+            report = runner.run(paths)
     except ToolError as exc:
         _fail(str(exc))
     if transform is not None:
@@ -544,6 +547,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args[0] if args[0] in SUBCOMMANDS else "check"
     rest = args[1:] if args[0] in SUBCOMMANDS else args
     command = _kit_group() if name == "kit" else _COMMANDS[name]
+    if name != "check":
+        startup.resume()  # the check command resumes the collector once its runner is built
     try:
         command.main(args=rest, prog_name=f"cdacheck {name}" if name != "check" else "cdacheck",
                      standalone_mode=False)
@@ -563,6 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last guard: a crash is exit 2 with a message, never a traceback
         click.echo(f"cdacheck: erreur interne : {type(exc).__name__}: {exc}", err=True)
         return EXIT_TOOL
+    finally:
+        startup.resume()  # whatever stopped the command before its runner was built
     return EXIT_OK
 
 

@@ -286,6 +286,7 @@ def _true(el: etree._Element) -> bool:
     return True
 
 
+@lru_cache(maxsize=None)
 def _clark(qname: str) -> str:
     prefix, _, local = qname.rpartition(":")
     return f"{{{_NS[prefix or 'hl7']}}}{local}"
@@ -294,6 +295,7 @@ def _clark(qname: str) -> str:
 _TOKEN = re.compile(r"\s*(not\(|\(|\)|\[|\]|=|'[^']*'|\bor\b|\band\b|@[\w.-]+|[\w.-]+:[\w.-]+)")
 
 
+@lru_cache(maxsize=None)  # the two header tables repeat their predicates: compiled once
 def _predicate(text: str) -> Test:
     """Compile the step predicates the table uses (``[p][q]``: @a, @a='v', child[...], not,
     and, or) into a Python test; XPath semantics: a missing attribute equals nothing."""
@@ -351,7 +353,7 @@ def _predicate(text: str) -> Test:
         tag = _clark(tok)
         tests = steps()
         if not tests:
-            return lambda el: el.find(tag) is not None
+            return lambda el: next(el.iterchildren(tag), None) is not None
         inner = tests[0] if len(tests) == 1 else (lambda c: all(t(c) for t in tests))
         return lambda el: any(inner(c) for c in el.iterchildren(tag))
 
@@ -519,7 +521,9 @@ def _children(el: etree._Element) -> list[etree._Element]:
 
 
 def _child(el: etree._Element, local: str) -> list[etree._Element]:
-    return el.findall(f"{{{HL7}}}{local}")
+    # len() first: most header elements are leaves; iterchildren, not findall (lxml's find*
+    # go through its Python ElementPath, twice the cost)
+    return list(el.iterchildren(f"{{{HL7}}}{local}")) if len(el) else []
 
 
 def _has_text(el: etree._Element) -> bool:
