@@ -103,3 +103,45 @@ def test_kit_examples_raise_no_structure_error(runner: Runner) -> None:
         pytest.skip("official ANS kit not found (CDACHECK_KIT)")
     for path in sorted((kit / "ExemplesCDA").glob("*.xml")):
         assert _hdr(runner, path.read_bytes()) == [], path.name
+
+
+def _header_documents() -> list[Path]:
+    kit = kit_path()
+    docs = sorted((ROOT / "samples").rglob("*.xml"))
+    if kit is not None:
+        docs += sorted((kit / "ExemplesCDA").glob("*.xml"))
+    return docs
+
+
+def test_one_header_walk_gives_what_the_two_table_walks_give() -> None:
+    """cdacheck.checks.header_walk merges the datatype and structure trees: on every sample and
+    kit example, and on a header edited so that rules of both tables move, it must find the
+    same rule sets and rule indexes as each table's own walk."""
+    from cdacheck.checks import datatypes
+    from cdacheck.checks.header_walk import walk_header
+
+    roots = []
+    for path in _header_documents():
+        try:
+            roots.append(etree.parse(str(path)).getroot())
+        except etree.XMLSyntaxError:
+            continue  # the hostile samples
+    edited = copy.deepcopy(etree.parse(str(BASE)).getroot())
+    for el in list(edited.iter(f"{H}addr"))[:2]:
+        el.set("nullFlavor", "UNK")
+        etree.SubElement(el, f"{H}streetAddressLine").text = "1 rue de test"
+    for el in list(edited.iter(f"{H}name"))[:1]:
+        etree.SubElement(el, f"{H}prefix").text = "M"
+    roots.append(edited)
+    compared = 0
+    for root in roots:
+        if not datatypes.strucmin_applies(root):
+            continue
+        kinds: dict = {}
+        datatypes._walk(root, datatypes._context_tree(), kinds)
+        first: dict = {}
+        structure._walk(root, structure._table()[0], first)
+        joint_kinds, joint_first = walk_header(root)
+        assert joint_kinds == kinds and joint_first == first
+        compared += 1
+    assert compared >= 10, compared

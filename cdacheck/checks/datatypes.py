@@ -261,8 +261,9 @@ def check_datatypes(ctx: CheckContext) -> Iterator[Hit]:
     cda = ctx.doc.cda
     if not strucmin_applies(cda):
         return
-    kinds: Kinds = {}
-    _walk(cda, _context_tree(), kinds)
+    from cdacheck.checks.header_walk import walk_header
+
+    kinds = walk_header(cda)[0]  # one walk for this table and the structure one
     yield from _any(ctx, cda, kinds)
     plans = _PLANS
     for el, rules in kinds.items():

@@ -26,6 +26,7 @@ from lxml import etree
 
 from cdacheck.checks import CheckContext, check
 from cdacheck.checks.datatypes import _clark, _hit, _predicate, _true, strucmin_applies
+from cdacheck.checks.header_walk import walk_header
 from cdacheck.inputs.xml import HL7
 from cdacheck.engines.schematron.xpath import split_top_level
 from cdacheck.model import Hit, Severity
@@ -170,14 +171,13 @@ def check_structure(ctx: CheckContext) -> Iterator[Hit]:
     cda = ctx.doc.cda
     if not strucmin_applies(cda):
         return
-    root, constraints = _table()
-    first: dict[etree._Element, int] = {}
-    _walk(cda, root, first)
+    constraints = _table()[1]
+    first = walk_header(cda)[1]  # one walk for this table and the datatype one
     for el, idx in first.items():
         plan = constraints[idx]
         if plan is None:
             continue
-        if (plan.max_plain or plan.min_plain) and len(el):
+        if (plan.max_plain or plan.min_plain or plan.others) and len(el):
             counts: dict[object, int] = {}
             for k in el:
                 counts[k.tag] = counts.get(k.tag, 0) + 1
@@ -195,7 +195,10 @@ def check_structure(ctx: CheckContext) -> Iterator[Hit]:
                 yield _hit(ctx, R_MIN, el, child=step, count=str(n), min=str(low), template=label)
         for kind, a, b, c, label in plan.others:  # counts through a predicate
             tag, test = a  # type: ignore[misc]
-            n = sum(1 for k in el.iterchildren(tag) if test(k))
+            total = counts.get(tag, 0)
+            if kind == "max" and total <= c:  # type: ignore[operator]
+                continue  # no more children of that name than allowed: none can be too many
+            n = sum(1 for k in el.iterchildren(tag) if test(k)) if total else 0
             if kind == "max" and n > c:  # type: ignore[operator]
                 yield _hit(ctx, R_MAX, el, child=str(b), count=str(n), max=str(c), template=label)
             elif kind == "min" and n < c:  # type: ignore[operator]
