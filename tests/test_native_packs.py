@@ -274,3 +274,35 @@ def test_regex_translations_are_kept_across_processes(tmp_path: Path, monkeypatc
                          env={**os.environ, "CDACHECK_CACHE_DIR": str(tmp_path)}).stdout.split()
     assert out == ["True", "False"]
     functions._regex.cache_clear()
+
+
+_LETS = """<?xml version="1.0" encoding="UTF-8"?>
+<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt3">
+  <ns prefix="cda" uri="urn:hl7-org:v3"/>
+  <pattern id="lets">
+    <rule context="cda:x">
+      <let name="base" value="@n"/>
+      <let name="big" value="number($base) gt 5"/>
+      <let name="label" value="concat('x n=', $base, ' s=', string-join(cda:y/@v, '+'))"/>
+      <let name="shown" value="upper-case($label)"/>
+      <assert id="small" role="error" test="not($big)">Trop grand : <value-of select="$shown"/>.</assert>
+    </rule>
+  </pattern>
+</schema>
+"""
+
+
+def test_message_only_lets_are_evaluated_on_failure_only(tmp_path: Path) -> None:
+    """A let only messages read is left to the failure (as Saxon evaluates variables lazily);
+    the hits stay those of the Saxon path."""
+    sch = tmp_path / "lets.sch"
+    sch.write_text(_LETS, encoding="utf-8")
+    native = compile_native(sch, "t")
+    (rule,) = [r for _, rules in native.patterns for r in rules]
+    assert [n for n, _ in rule.test_lets] == ["base", "big"]
+    assert [n for n, _ in rule.message_lets] == ["label", "shown"]
+    doc = _parse("constructs.xml", _DOC)
+    assert doc is not None
+    saxon = [_key(h) for h in compile_schematron(sch, pack_name="t").run(doc)]
+    hits = [_key(h) for h in native.run(doc)]
+    assert saxon == hits and len(hits) == 1 and "X N=10 S=A+Q+A" in str(hits[0])

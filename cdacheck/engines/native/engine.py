@@ -107,6 +107,10 @@ class _Rule:
     # nodes it fired on, one call per assert instead of one per node
     batchable: bool = False
     lets: list[tuple[str, _Expr]] = field(default_factory=list)
+    # The lets split by use (see _split_lets): those the tests read, evaluated on every fire,
+    # and those only messages read, evaluated when an assert fails (as Saxon, lazily).
+    test_lets: list[tuple[str, _Expr]] = field(default_factory=list)
+    message_lets: list[tuple[str, _Expr]] = field(default_factory=list)
     # The tests, grouped: (let name, literals, flags expression, indexes of the checks). A
     # test "not($v = 'lit') or rest" is true without evaluation when $v lacks the literals
     # (the entries pack guards each of its hundreds of asserts so); None: always evaluated.
@@ -207,7 +211,7 @@ class NativeSchematron:
         local = dict(env)
         local["cx_current"] = el
         fx.STATE.env = local
-        for name, expr in rule.lets:
+        for name, expr in rule.test_lets:
             local[name] = fx.for_xpath(expr.xpath(el, **{p: local[p] for p in expr.params}))
         if not rule.groups:
             return
@@ -232,6 +236,8 @@ class NativeSchematron:
               out: list[SvrlResult], paths: dict[Any, str], failed: list[int]) -> None:
         """The results of the failed asserts / successful reports ``failed`` (indexes)."""
         fx.STATE.env = local
+        for name, expr in rule.message_lets:
+            local[name] = fx.for_xpath(expr.xpath(el, **{p: local[p] for p in expr.params}))
         for i in failed:
             check = rule.checks[i]
             info = check.info
@@ -445,6 +451,7 @@ def _instantiate(plan: dict[str, Any], path: Path) -> NativeSchematron:
                                   test, tuple(test_params))
                            for info, pieces, test, test_params in r["checks"]]
             rule.batchable = r["batchable"]
+            _split_lets(rule)
             out.append(rule)
         patterns.append((pid, out))
     return NativeSchematron(path=path, pack=plan["pack"], phase=plan["phase"], digest=plan["digest"],
@@ -452,6 +459,19 @@ def _instantiate(plan: dict[str, Any], path: Path) -> NativeSchematron:
                             constants=constants,
                             doc_lets=[(name, expr(spec)) for name, spec in plan["doc_lets"]], maps=maps,
                             namespaces=ns)
+
+
+def _split_lets(rule: _Rule) -> None:
+    """Which lets the tests need: those the groups read, and those these lets read, back to
+    front (an expression's params include the variables of the sub-expressions it calls).
+    The others only feed messages (an element's label, a list of what was found)."""
+    needed = {p for _, _, e, _ in rule.groups for p in e.params}
+    needed.update(var for var, _, _, _ in rule.groups if var is not None)  # the guards' lets
+    for name, e in reversed(rule.lets):
+        if name in needed:
+            needed.update(e.params)
+    rule.test_lets = [(n, e) for n, e in rule.lets if n in needed]
+    rule.message_lets = [(n, e) for n, e in rule.lets if n not in needed]
 
 
 def _valueset(target: Path) -> etree._Element:
