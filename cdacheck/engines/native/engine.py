@@ -8,8 +8,10 @@ or a successful report becomes an :class:`SvrlResult` with the location in Saxon
 ``path()`` form, turned into hits by svrl.to_hits, so both paths build identical hits.
 
 Cost: rule contexts are tested once per rule on the candidate elements of their last step
-(one XPath call per rule); a fired rule costs one XPath call per let and one for all its
-tests together (a string of 0/1 flags); messages are rendered only for failures.
+(one XPath call per rule; the children of a named parent when the context names one); a fired
+rule costs one XPath call per let its tests read and one for all its tests together (a string
+of 0/1 flags); the lets only messages read, and the messages, are evaluated for failures only.
+Each expression is compiled with just the ``cx:`` functions it calls (functions.compile_xpath).
 """
 
 from __future__ import annotations
