@@ -92,15 +92,12 @@ def _returnable(value: Any) -> Any:
 def for_xpath(value: Any) -> Any:
     """A let's value as an XPath variable: lists of strings become text-only elements."""
     if isinstance(value, list) and not all(isinstance(i, etree._Element) for i in value):
-        # children of one holder, in the list's order: one small document per value, not one
-        # per string (a new lxml document costs a few µs; document order is then the list's)
-        parent = etree.Element("vs")
         out = []
         for i in value:
             if isinstance(i, etree._Element):
                 out.append(i)
             else:
-                holder = etree.SubElement(parent, "v")
+                holder = etree.Element("v")
                 holder.text = string_value(i)
                 out.append(holder)
         return out
