@@ -306,3 +306,33 @@ def test_message_only_lets_are_evaluated_on_failure_only(tmp_path: Path) -> None
     saxon = [_key(h) for h in compile_schematron(sch, pack_name="t").run(doc)]
     hits = [_key(h) for h in native.run(doc)]
     assert saxon == hits and len(hits) == 1 and "X N=10 S=A+Q+A" in str(hits[0])
+
+
+_SHADOW = """<?xml version="1.0" encoding="UTF-8"?>
+<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt3">
+  <ns prefix="cda" uri="urn:hl7-org:v3"/>
+  <let name="g" value="'global'"/>
+  <pattern id="p">
+    <rule context="cda:x">
+      <let name="m" value="concat('m=', $g)"/>
+      <let name="g" value="string(@n)"/>
+      <assert id="a1" role="error" test="$g = 'none'">msg <value-of select="$m"/> g=<value-of select="$g"/></assert>
+    </rule>
+  </pattern>
+</schema>
+"""
+
+
+def test_a_message_let_read_before_a_rule_let_shadows_its_variable_stays_in_place(tmp_path: Path) -> None:
+    """``m`` reads the global ``g`` that the next let redefines: deferring ``m`` to the failure
+    would read the rule's ``g`` (found by review); it must run where it stands, as in Saxon."""
+    sch = tmp_path / "shadow.sch"
+    sch.write_text(_SHADOW, encoding="utf-8")
+    native = compile_native(sch, "t")
+    (rule,) = [r for _, rules in native.patterns for r in rules]
+    assert [n for n, _ in rule.test_lets] == ["m", "g"] and rule.message_lets == []
+    doc = _parse("constructs.xml", _DOC)
+    assert doc is not None
+    saxon = [_key(h) for h in compile_schematron(sch, pack_name="t").run(doc)]
+    hits = [_key(h) for h in native.run(doc)]
+    assert saxon == hits and hits and all("m=global" in str(h) for h in hits)

@@ -465,13 +465,30 @@ def _instantiate(plan: dict[str, Any], path: Path) -> NativeSchematron:
 
 def _split_lets(rule: _Rule) -> None:
     """Which lets the tests need: those the groups read, and those these lets read, back to
-    front (an expression's params include the variables of the sub-expressions it calls).
-    The others only feed messages (an element's label, a list of what was found)."""
+    front (an expression's params include the variables of the sub-expressions it calls),
+    and any let reading a name a later let redefines. The others only feed messages (an
+    element's label, a list of what was found) and are evaluated for a failure only: as in
+    Saxon, a message-only let that cannot be evaluated is an error only when it is shown."""
     needed = {p for _, _, e, _ in rule.groups for p in e.params}
     needed.update(var for var, _, _, _ in rule.groups if var is not None)  # the guards' lets
-    for name, e in reversed(rule.lets):
-        if name in needed:
-            needed.update(e.params)
+    redefined_later: list[set[str]] = []  # per let: the names the lets after it define
+    seen: set[str] = set()
+    for name, _ in reversed(rule.lets):
+        redefined_later.append(set(seen))
+        seen.add(name)
+    redefined_later.reverse()
+    changed = True
+    while changed:  # to a fixed point
+        changed = False
+        for i in range(len(rule.lets) - 1, -1, -1):
+            name, e = rule.lets[i]
+            # a let reading a name that a later let redefines (a rule let shadowing a global
+            # one) must run in its place, before that let: it stays with the tests
+            if name in needed or not redefined_later[i].isdisjoint(e.params):
+                if name not in needed or not needed.issuperset(e.params):
+                    needed.add(name)
+                    needed.update(e.params)
+                    changed = True
     rule.test_lets = [(n, e) for n, e in rule.lets if n in needed]
     rule.message_lets = [(n, e) for n, e in rule.lets if n not in needed]
 
