@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from cdacheck.checks import structure
+from cdacheck.checks.header_walk import walk_header
 from cdacheck.config import Settings
 from cdacheck.pipeline import Runner
 
@@ -80,9 +81,8 @@ def test_only_the_first_matching_rule_applies() -> None:
     root, constraints = structure._table()
     table = json.loads((ROOT / "cdacheck" / "data" / "structure_contexts.json").read_text("utf-8"))
     assert len(constraints) <= len(table["rules"])
-    first: dict = {}
     doc = etree.parse(str(BASE)).getroot()
-    structure._walk(doc, root, first)
+    first = walk_header(doc)[1]
     # Every element gets exactly one rule index, the smallest of those whose context matches.
     assert first and all(isinstance(i, int) for i in first.values())
     assert first[doc] == 0  # the ClinicalDocument rule comes first in the kit
@@ -113,12 +113,42 @@ def _header_documents() -> list[Path]:
     return docs
 
 
+def _datatype_walk(el: etree._Element, node, kinds: dict) -> None:
+    """The datatype table walked on its own (as check_datatypes did before the merged walk):
+    the reference the merged walk is compared with."""
+    from cdacheck.checks.datatypes import _true
+
+    for sub in el:
+        for test, child in node.steps.get(sub.tag, ()):
+            if test is _true or test(sub):
+                if child.text_leaf and not sub.attrib and not len(sub) and sub.text \
+                        and sub.text.strip(" \t\r\n"):
+                    continue  # a plain non-empty string: nothing to check
+                if child.rules:
+                    prev = kinds.get(sub)
+                    kinds[sub] = child.rules if prev is None else prev | child.rules
+                if child.steps and len(sub):
+                    _datatype_walk(sub, child, kinds)
+
+
+def _structure_walk(el: etree._Element, node, first: dict) -> None:
+    """The structure table walked on its own (first-match: the smallest rule index): the other
+    reference."""
+    if node.rules:
+        idx = node.rules[0]
+        if first.get(el) is None or idx < first[el]:
+            first[el] = idx
+    for sub in el if node.edges else ():
+        for _, test, child in node.edges.get(sub.tag, ()):
+            if test(sub):
+                _structure_walk(sub, child, first)
+
+
 def test_one_header_walk_gives_what_the_two_table_walks_give() -> None:
     """cdacheck.checks.header_walk merges the datatype and structure trees: on every sample and
     kit example, and on a header edited so that rules of both tables move, it must find the
     same rule sets and rule indexes as each table's own walk."""
     from cdacheck.checks import datatypes
-    from cdacheck.checks.header_walk import walk_header
 
     roots = []
     for path in _header_documents():
@@ -138,9 +168,9 @@ def test_one_header_walk_gives_what_the_two_table_walks_give() -> None:
         if not datatypes.strucmin_applies(root):
             continue
         kinds: dict = {}
-        datatypes._walk(root, datatypes._context_tree(), kinds)
+        _datatype_walk(root, datatypes._context_tree(), kinds)
         first: dict = {}
-        structure._walk(root, structure._table()[0], first)
+        _structure_walk(root, structure._table()[0], first)
         joint_kinds, joint_first = walk_header(root)
         assert joint_kinds == kinds and joint_first == first
         compared += 1

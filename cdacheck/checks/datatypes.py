@@ -230,24 +230,6 @@ def _freeze(node: _Node) -> None:
 Kinds = dict[etree._Element, frozenset[str]]
 
 
-def _walk(el: etree._Element, node: _Node, kinds: Kinds) -> None:
-    steps_by_tag = node.steps
-    for sub in el:
-        steps = steps_by_tag.get(sub.tag)  # type: ignore[call-overload]
-        if steps is None:
-            continue
-        for test, child in steps:
-            if test is _true or test(sub):
-                if child.text_leaf and not sub.attrib and not len(sub) and sub.text \
-                        and sub.text.strip(" \t\r\n"):
-                    continue  # a plain non-empty string (address part, title): nothing to check
-                if child.rules:
-                    prev = kinds.get(sub)
-                    kinds[sub] = child.rules if prev is None else prev | child.rules  # type: ignore[assignment]
-                if child.steps and len(sub):  # no call for an element without children
-                    _walk(sub, child, kinds)
-
-
 def strucmin_applies(cda: etree._Element) -> bool:
     """Whether the StrucMin rule contexts can match: they all require the CDA R2 typeId
     (the XSD and header rules report a wrong one)."""

@@ -21,7 +21,10 @@ from typing import Any
 
 from lxml import etree
 
-Kinds = dict[etree._Element, frozenset[str]]
+# (datatypes imports this module inside check_datatypes only; structure imports it at load,
+# hence its table is read lazily below)
+from cdacheck.checks.datatypes import Kinds, _context_tree, _true
+
 First = dict[etree._Element, int]
 
 
@@ -54,19 +57,18 @@ def _merge(d_node: Any, s_node: Any) -> _Joint:
 
 @lru_cache(maxsize=1)
 def _tree() -> _Joint:
-    from cdacheck.checks.datatypes import _context_tree
     from cdacheck.checks.structure import _table
 
     return _merge(_context_tree(), _table()[0])
 
 
-def _walk(el: etree._Element, joint: _Joint, kinds: Kinds, first: First, true: Any) -> None:
+def _walk(el: etree._Element, joint: _Joint, kinds: Kinds, first: First) -> None:
     for sub in el:
         entries = joint.steps.get(sub.tag)  # type: ignore[call-overload]
         if entries is None:
             continue
         for test, d_child, s_child, nxt in entries:
-            if test is not true and not test(sub):
+            if test is not _true and not test(sub):
                 continue
             if s_child is not None and s_child.rules:
                 idx = s_child.rules[0]
@@ -79,7 +81,7 @@ def _walk(el: etree._Element, joint: _Joint, kinds: Kinds, first: First, true: A
                 prev_kinds = kinds.get(sub)
                 kinds[sub] = d_child.rules if prev_kinds is None else prev_kinds | d_child.rules
             if nxt.steps and len(sub):
-                _walk(sub, nxt, kinds, first, true)
+                _walk(sub, nxt, kinds, first)
 
 
 class _Last(threading.local):
@@ -96,13 +98,11 @@ def walk_header(cda: etree._Element) -> tuple[Kinds, First]:
     once per document (per thread). Callers must not modify the dictionaries."""
     if _LAST.cda is cda:
         return _LAST.result
-    from cdacheck.checks.datatypes import _true
-
     joint = _tree()
     kinds: Kinds = {}
     first: First = {}
     if joint.s_rules:  # a structure rule with an empty context: the ClinicalDocument itself
         first[cda] = joint.s_rules[0]
-    _walk(cda, joint, kinds, first, _true)
+    _walk(cda, joint, kinds, first)
     _LAST.cda, _LAST.result = cda, (kinds, first)
     return kinds, first

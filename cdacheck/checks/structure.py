@@ -148,23 +148,6 @@ def _table() -> tuple[_Node, list[_Plan | None]]:
     return root, constraints
 
 
-def _walk(el: etree._Element, node: _Node, first: dict[etree._Element, int]) -> None:
-    if node.rules:
-        idx = node.rules[0]
-        prev = first.get(el)
-        if prev is None or idx < prev:
-            first[el] = idx
-    if not node.edges or not len(el):
-        return
-    for sub in el:
-        edges = node.edges.get(sub.tag)  # type: ignore[call-overload]
-        if edges is None:
-            continue
-        for _, test, child in edges:
-            if test is _true or test(sub):
-                _walk(sub, child, first)
-
-
 @check
 def check_structure(ctx: CheckContext) -> Iterator[Hit]:
     """Apply the StrucMin cardinality and attribute constraints of each header element."""

@@ -428,14 +428,6 @@ _FUNCTIONS = {
 }
 
 
-def register() -> None:
-    """Install the functions in lxml's global namespace ``cx`` (idempotent). The engine does
-    not: see :func:`compile_xpath`. Kept for code that evaluates cx: expressions itself."""
-    ns = etree.FunctionNamespace(CX)
-    for name, fn in _FUNCTIONS.items():
-        ns[name] = fn
-
-
 _CALL = re.compile(r"\bcx:([\w-]+)\(")
 
 
